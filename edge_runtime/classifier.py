@@ -1,0 +1,152 @@
+"""Run a digit TFLite model with LiteRT: (n, 28, 28) floats in [0, 1] -> (n, 10) logits.
+
+The interpreter comes from ``ai_edge_litert`` (or the older ``tflite_runtime``);
+never from TensorFlow. Input and output dtypes and quantization are read from the
+model, so float, float16, dynamic-range and full-integer int8 files all take the
+same float input. The fused LSTM op keeps its state across ``invoke()`` calls, so
+the state is reset before every digit.
+
+    python -m edge_runtime.classifier models/lstm_int8.tflite   # print the model's I/O
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+def load_interpreter_class():
+    """LiteRT's Interpreter, else tflite_runtime's; a clear ImportError if neither is installed."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError as exc:
+            raise ImportError(
+                "no TFLite runtime: pip install ai-edge-litert (or tflite-runtime on old systems)"
+            ) from exc
+    return Interpreter
+
+
+class ModelError(RuntimeError):
+    """The model file is missing or is not a usable digit model."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    scale: float
+    """Quantization scale; 0.0 for a float tensor."""
+    zero_point: int
+
+    @classmethod
+    def from_details(cls, d: dict) -> "TensorSpec":
+        scale, zero_point = d.get("quantization", (0.0, 0))
+        return cls(np.dtype(d["dtype"]), tuple(int(s) for s in d["shape"]), float(scale), int(zero_point))
+
+    @property
+    def quantized(self) -> bool:
+        return self.scale != 0.0 and self.dtype in (np.int8, np.uint8, np.int16)
+
+
+STATEFUL_OPS = ("UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN", "VAR_HANDLE", "ASSIGN_VARIABLE")
+
+
+def _has_state(interpreter) -> bool:
+    """Whether the graph keeps state across invoke() calls (the fused LSTM does).
+
+    Op introspection is a private API: if it is missing, assume state and reset.
+    """
+    try:
+        ops = interpreter._get_ops_details()  # noqa: SLF001
+    except AttributeError:
+        return True
+    return any(op.get("op_name", "") in STATEFUL_OPS for op in ops)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class DigitClassifier:
+    """One TFLite digit model, ready to classify normalized 28x28 digits."""
+
+    def __init__(self, model_path: str | Path, num_threads: int = 1):
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelError(f"model not found: {path}; run make export or pass --model")
+        Interpreter = load_interpreter_class()
+        try:
+            self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"cannot load TFLite model {path}: {exc}") from exc
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
+        self.path = path
+        self.input = TensorSpec.from_details(inputs[0])
+        self.output = TensorSpec.from_details(outputs[0])
+        self._in_index, self._out_index = inputs[0]["index"], outputs[0]["index"]
+        if self.input.shape[-2:] != (28, 28) or self.output.shape[-1] != 10:
+            raise ModelError(
+                f"{path}: not a digit model (input {self.input.shape}, output {self.output.shape}); "
+                "expected (1, 28, 28) -> (1, 10)"
+            )
+        self.batch = self.input.shape[0]
+        self.stateful = _has_state(self.interpreter)
+
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        """(n, 28, 28) floats in [0, 1] -> the model's input dtype."""
+        x = np.asarray(x, dtype=np.float32)
+        if self.input.quantized:
+            info = np.iinfo(self.input.dtype)
+            q = np.round(x / self.input.scale + self.input.zero_point)
+            return np.clip(q, info.min, info.max).astype(self.input.dtype)
+        return x.astype(self.input.dtype)
+
+    def dequantize_output(self, y: np.ndarray) -> np.ndarray:
+        if self.output.quantized:
+            return (y.astype(np.float32) - self.output.zero_point) * self.output.scale
+        return y.astype(np.float32)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """(n, 28, 28) floats in [0, 1], white digit on black -> (n, 10) float logits."""
+        x = np.asarray(x)
+        if x.ndim == 2:
+            x = x[None]
+        if x.shape[1:] != (28, 28):
+            raise ValueError(f"expected digits of shape (n, 28, 28), got {x.shape}")
+        q = self.quantize_input(x)
+        out = np.empty((len(q), 10), dtype=np.float32)
+        it = self.interpreter
+        for i in range(len(q)):
+            if self.stateful:
+                it.reset_all_variables()
+            it.set_tensor(self._in_index, q[i : i + 1])
+            it.invoke()
+            out[i] = self.dequantize_output(it.get_tensor(self._out_index))[0]
+        return out
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        return softmax(self.logits(x))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m edge_runtime.classifier MODEL.tflite", file=sys.stderr)
+        return 2
+    clf = DigitClassifier(argv[0])
+    print(f"{clf.path}: input {clf.input}, output {clf.output}, stateful {clf.stateful}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
