@@ -124,6 +124,10 @@ class DigitClassifier:
         if x.shape[1:] != (28, 28):
             raise ValueError(f"expected digits of shape (n, 28, 28), got {x.shape}")
         q = self.quantize_input(x)
+        # One invoke per digit. Resizing the input to (n, 28, 28) fails for every shipped graph
+        # (measured with LiteRT 2.3): the fused LSTM's state tensors are sized for batch 1, the
+        # unrolled graphs hold a batch-1 RESHAPE, and XNNPACK refuses the reshape. At ~30-100 us
+        # per digit, ten digits cost well under a millisecond anyway.
         out = np.empty((len(q), 10), dtype=np.float32)
         it = self.interpreter
         for i in range(len(q)):

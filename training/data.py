@@ -86,11 +86,28 @@ def resolve_path(path: str | os.PathLike | None = None, download: bool = True) -
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
     """Read and validate the four arrays of an MNIST .npz file."""
     try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise MnistError(f"{path}: cannot read MNIST file ({exc})") from exc
+    if head != b"PK\x03\x04":  # every .npz is a zip archive
+        kind = "pickle data" if head[:1] == b"\x80" else f"bytes {head!r}"
+        raise MnistError(f"{path}: not an .npz (zip) file, it starts with {kind}; "
+                         "expected mnist.npz holding x_train, y_train, x_test, y_test")
+    try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in EXPECTED if k not in npz.files]
             if missing:
                 raise MnistError(f"{path}: not an MNIST file, missing arrays {missing} (has {npz.files})")
-            arrays = {k: npz[k] for k in EXPECTED}
+            arrays = {}
+            for k in EXPECTED:
+                try:
+                    arrays[k] = npz[k]
+                except ValueError as exc:
+                    if "allow_pickle" not in str(exc):
+                        raise
+                    raise MnistError(f"{path}: {k} holds pickled Python objects, which are refused "
+                                     "for safety; expected a plain uint8 array") from exc
     except MnistError:
         raise
     except ValueError as exc:  # object arrays need pickle, which we refuse

@@ -1,0 +1,128 @@
+"""Turn one digit crop into a 28x28 MNIST-style input: the ONE normalization path.
+
+MNIST was made by fitting each digit's bounding box into a 20x20 box (aspect ratio
+kept, anti-aliased), then placing it in a 28x28 field so that its centre of mass
+sits at the centre. Digits are white on black, grey levels in [0, 1], strokes about
+2-3 px wide. The runtime, the export checks and the benchmarks all call
+``normalize_digit``; nothing else may reimplement it.
+
+    python -m edge_runtime.preprocess photo_of_one_digit.png   # writes /tmp/normalized.png
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class NormalizeOptions:
+    box: int = 20
+    """Side (px) of the square the digit's longer side is fitted into (MNIST: 20)."""
+    size: int = 28
+    """Side (px) of the output image (MNIST: 28)."""
+    stroke_range: tuple[float, float] = (1.9, 3.5)
+    """Stroke width (px at 28x28, as ``stroke_width`` measures it) kept as is: MNIST's 10th-90th
+    percentiles. Thinner strokes are thickened, thicker ones thinned, toward the target."""
+    stroke_target: float = 2.5
+    """Stroke width aimed at when adjusting (MNIST's median by the same measure)."""
+    ink_floor: float = 0.08
+    """Crop pixels below this intensity (0..1) are background when finding the digit's box."""
+
+
+DEFAULT = NormalizeOptions()
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width (px) of a binary mask: 2 * area / boundary length (a stroke of width w
+    and length L has area w*L and a boundary of about 2*L)."""
+    m = (np.asarray(mask) > 0).astype(np.uint8)
+    area = cv2.countNonZero(m)
+    if area == 0:
+        return 0.0
+    contours, _ = cv2.findContours(m, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)  # outlines and holes
+    perimeter = sum(cv2.arcLength(c, True) for c in contours)
+    return 2.0 * area / max(perimeter, 1.0)
+
+
+def _adjust_stroke(ink: np.ndarray, scale: float, options: NormalizeOptions) -> np.ndarray:
+    """Thicken or thin the strokes of ``ink`` (float, white on black) so that, once the crop is
+    scaled by ``scale``, they are about as wide as MNIST's."""
+    width = stroke_width(ink > 0.35)
+    lo, hi = options.stroke_range
+    target = options.stroke_target
+    w28 = width * scale
+    if lo <= w28 <= hi or width <= 0:
+        return ink
+    # Kernel size in source pixels that moves the width toward the target.
+    k = int(round(abs(target - w28) / scale))
+    if k < 1:
+        return ink
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k + 1, k + 1))
+    if w28 < lo:
+        return cv2.dilate(ink, kernel)
+    thinned = cv2.erode(ink, kernel)
+    # Never erode a digit away: keep the original when thinning loses most of the ink.
+    return thinned if (thinned > 0.35).sum() > 0.25 * (ink > 0.35).sum() else ink
+
+
+def normalize_digit(crop: np.ndarray, options: NormalizeOptions = DEFAULT) -> np.ndarray:
+    """One digit, white on black (uint8 0..255 or float 0..1, any size) -> (28, 28) float32 in [0, 1].
+
+    The ink's bounding box is fitted into a 20x20 box (aspect ratio kept, area
+    interpolation so edges stay grey), then shifted so that the centre of mass is
+    at the centre of the 28x28 field. An empty crop gives an all-zero image.
+    """
+    ink = np.asarray(crop)
+    if ink.ndim != 2:
+        raise ValueError(f"normalize_digit expects a 2-D grey crop, got shape {ink.shape}")
+    ink = ink.astype(np.float32)
+    if crop.dtype == np.uint8 or ink.max(initial=0.0) > 1.0:
+        ink /= 255.0
+    out = np.zeros((options.size, options.size), np.float32)
+    x0, y0, bw, bh = cv2.boundingRect((ink > options.ink_floor).astype(np.uint8))
+    if bw == 0 or bh == 0:
+        return out
+    ink = ink[y0 : y0 + bh, x0 : x0 + bw]
+    h, w = ink.shape
+    scale = options.box / max(h, w)
+    ink = _adjust_stroke(ink, scale, options)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    small = np.clip(cv2.resize(ink, (nw, nh), interpolation=interp), 0.0, 1.0)
+    # Centre of mass -> centre of the field; the shift is clipped so the digit stays inside.
+    m = cv2.moments(small)
+    if m["m00"] <= 0:
+        return out
+    cy, cx = m["m01"] / m["m00"], m["m10"] / m["m00"]
+    half = options.size / 2.0  # MNIST's centres of mass sit at pixel (14, 14)
+    top = int(np.clip(round(half - cy), 0, options.size - nh))
+    left = int(np.clip(round(half - cx), 0, options.size - nw))
+    out[top : top + nh, left : left + nw] = small
+    peak = out.max()
+    return out / peak if peak > 0 else out
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) not in (1, 2):
+        print("usage: python -m edge_runtime.preprocess IMAGE [OUT.png]", file=sys.stderr)
+        return 2
+    from edge_runtime.imageio import ImageError, load_image, to_grey
+
+    try:
+        grey = to_grey(load_image(argv[0]))
+    except ImageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    ink = 255 - grey if grey.mean() > 127 else grey  # white digit on black
+    out = argv[1] if len(argv) == 2 else "/tmp/normalized.png"
+    cv2.imwrite(out, (normalize_digit(ink) * 255).astype(np.uint8))
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

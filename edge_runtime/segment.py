@@ -1,0 +1,507 @@
+"""Find handwritten digits in a photo: grey image -> digit crops in reading order.
+
+Steps (coarse to fine: first on a copy ~240 px on its shorter side, which is enough for a
+camera frame's digits; again at up to ``max_side`` px when the digits found are small):
+1. background: a morphological closing (dark ink) or opening (light ink) of a ~160 px
+   copy removes the strokes and keeps paper, shadows and vignetting; dividing it out
+   gives an "ink" map in [0, 1] that does not care about lighting.
+2. polarity: dark ink when a large bright sheet survives a wide opening (or, failing
+   that, when the dark response is the sparser one); light ink otherwise.
+3. sheet: a bright, smooth sheet on a much darker or textured surround (desk, clothing)
+   masks out the rest, and its edge counts as the frame's edge.
+4. hysteresis threshold: weak ink (above the paper's own noise) is kept where it connects
+   to strong ink (above an Otsu threshold); long thin straight lines (grid) are removed.
+5. connected components, then: blobs far fainter than the digits, frame or sheet edges,
+   and specks are dropped (sizes relative to the median digit height); broken strokes of
+   one digit (a 5's bar, an open 4) are merged by horizontal overlap; wide blobs of
+   touching digits are split at the weakest column.
+6. rows: boxes are chained to their nearest right neighbour at a similar height, so a
+   sloping row stays one row; rows read top to bottom, each left to right.
+
+    python -m edge_runtime.segment photo.jpg   # writes /tmp/segment.png with the boxes
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    max_side: int = 1024
+    """Images whose longer side exceeds this (px) are downscaled first; boxes are mapped back."""
+    background_side: int = 160
+    """The background is estimated on a copy about this many px on its shorter side."""
+    min_side: int = 96
+    """Images whose shorter side is below this (px) are enlarged to it first."""
+    work_side: int = 240
+    """First (coarse) pass: the shorter side is downscaled to this (px); cheap for camera frames."""
+    min_digit_px: float = 24.0
+    """If the coarse pass finds digits shorter than this (px), look again at full resolution."""
+    background_kernel: float = 0.2
+    """Background closing kernel as a fraction of the shorter side (must exceed stroke width)."""
+    crop_side: int = 200
+    """Images whose shorter side is at most this (px) are treated as tight crops."""
+    crop_kernel: float = 0.6
+    """Background kernel (fraction of the shorter side) for tight crops."""
+    min_contrast: float = 0.10
+    """Ink weaker than this (fraction of the local background) is never ink."""
+    strong_contrast: float = 0.25
+    """Lower bound of the strong-ink (seed) threshold, whatever Otsu says."""
+    min_height: float = 0.012
+    """Smallest digit height as a fraction of the shorter side (and at least 6 px)."""
+    relative_height: float = 0.3
+    """Blobs shorter than this fraction of the median digit height are specks (unless merged)."""
+    relative_contrast: float = 0.6
+    """Blobs whose peak ink is below this fraction of the digits' median peak are not ink."""
+    edge_contrast: float = 0.8
+    """The same for blobs touching the frame or the sheet's edge."""
+    max_digits: int = 64
+    """At most this many digits per image (largest kept)."""
+
+
+DEFAULT = SegmentOptions()
+
+
+@dataclass
+class Blob:
+    """One digit candidate: its box (x, y, w, h) in the input image's pixels and its ink crop."""
+
+    box: tuple[int, int, int, int]
+    ink: np.ndarray = field(repr=False)
+    """(h, w) float32 ink intensity in [0, 1], white on black, other blobs masked out."""
+
+
+def _odd(n: float) -> int:
+    n = max(3, int(round(n)))
+    return n | 1
+
+
+def dark_ink(small: np.ndarray) -> bool:
+    """Polarity of a (downscaled) grey image: True for dark ink on light paper.
+
+    Paper is a large bright region that survives an opening much wider than any stroke
+    (whether it fills the frame or lies on a dark desk); light strokes on a dark ground
+    do not survive it."""
+    _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (_odd(0.15 * min(small.shape)),) * 2)
+    sheet = cv2.morphologyEx(bright, cv2.MORPH_OPEN, k)
+    kept = np.count_nonzero(sheet)
+    return kept >= 0.1 * sheet.size and kept >= 0.6 * np.count_nonzero(bright)
+
+
+def _response_width(response: np.ndarray) -> float:
+    """Mean width (px) of the strong part (above its Otsu threshold) of an ink response."""
+    from edge_runtime.preprocess import stroke_width
+
+    cand = response[response > 0.05]
+    if cand.size == 0:
+        return 0.0
+    return stroke_width(response > max(0.15, _otsu(cand)))
+
+
+def ink_map(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> np.ndarray:
+    """uint8 grey (H, W) -> float32 (H, W) ink in [0, 1]: how much darker (or lighter, for
+    light-on-dark) than the local background each pixel is, relative to the background."""
+    return _ink_and_sheet(grey, options)[0]
+
+
+def _ink_and_sheet(grey: np.ndarray, options: SegmentOptions) -> tuple[np.ndarray, np.ndarray | None]:
+    """ink_map, and the uint8 (H, W) mask of the sheet of paper when one lies on a dark surround."""
+    h, w = grey.shape
+    short = min(h, w)
+    if short < 48:  # a tiny (e.g. 28x28) image: one global background level, read from the border
+        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]).astype(np.float32)
+        bg = float(np.median(border))
+        g = grey.astype(np.float32)
+        if bg >= 128:
+            return np.clip((bg - g) / max(bg, 1.0), 0, 1), None
+        return np.clip((g - bg) / max(255.0 - bg, 1.0), 0, 1), None
+    f = max(1, round(short / options.background_side))  # background is smooth: estimate it on a small copy
+    small = cv2.resize(grey, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    # Small images are usually tight crops whose strokes are a big fraction of the frame
+    # (seed_9.jpg): the kernel must still be wider than a stroke, and light is even there.
+    frac = options.background_kernel if short > options.crop_side else options.crop_kernel
+    # Square kernels: OpenCV runs them as two 1-D passes (cheap); ellipses cost k times more.
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (_odd(frac * min(small.shape)),) * 2)
+    # A 3x3 mean first, so that the closing reads the paper's mean level, not its brightest grain.
+    # Reflected padding: at the frame's edge a truncated window would leave a shadow's edge
+    # half-closed there (a false stroke where the shadow meets the frame).
+    p = k.shape[0] // 2 + 1
+    smooth = cv2.copyMakeBorder(cv2.blur(small, (3, 3)), p, p, p, p, cv2.BORDER_REFLECT)
+    bg_dark = cv2.morphologyEx(smooth, cv2.MORPH_CLOSE, k)[p:-p, p:-p]  # paper under dark ink
+    bg_light = cv2.morphologyEx(smooth, cv2.MORPH_OPEN, k)[p:-p, p:-p]  # background under light ink
+    s = small.astype(np.float32)
+    dark = np.clip((bg_dark - s) / np.maximum(bg_dark.astype(np.float32), 16.0), 0, 1)
+    light = np.clip((s - bg_light) / np.maximum(255.0 - bg_light.astype(np.float32), 16.0), 0, 1)
+    # Polarity. Ink is thin: with the wrong polarity the "ink" is the paper between strokes
+    # (loops, gaps, grid cells), much wider. When one response is clearly the thinner (2x),
+    # it wins; otherwise paper (a sheet test) means dark ink, and failing that the sparser
+    # response wins. Thick marker in a tight crop is the ambiguous case the sheet test settles.
+    w_dark, w_light = _response_width(dark), _response_width(light)
+    if w_light * 2.0 < w_dark:
+        is_dark = False
+    elif w_dark * 2.0 < w_light:
+        is_dark = True
+    else:
+        is_dark = dark_ink(small) or float(dark.sum()) <= float(light.sum())
+    bg = bg_dark if is_dark else bg_light
+    page = sheet_mask(bg_dark, small) if is_dark else None
+    bg = cv2.resize(cv2.blur(bg, (3, 3)), (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    g = grey.astype(np.float32)
+    # Contrast relative to the local background, but never relative to much less than the
+    # paper's level: a dark desk's texture around a sheet is then weak, not ink.
+    if is_dark:
+        paper = float(np.percentile(bg_dark, 90))
+        out = (bg - g) / np.maximum(bg, max(16.0, 0.6 * paper))
+        # Ink is written on paper: where the background is far darker than the paper (clothing,
+        # desk, deep vignette corners) the response fades out (below 30% of the paper's level).
+        out *= np.clip((bg / max(paper, 1.0) - 0.3) * 5.0, 0.0, 1.0)
+    else:
+        ground = 255.0 - float(np.percentile(bg_light, 10))
+        out = (g - bg) / np.maximum(255.0 - bg, max(16.0, 0.6 * ground))
+    out = np.clip(out, 0.0, 1.0)
+    if page is None:
+        return out, None
+    page = cv2.resize(page, (w, h), interpolation=cv2.INTER_NEAREST)
+    return out * page, page.astype(np.uint8)
+
+
+def sheet_mask(bg: np.ndarray, small: np.ndarray) -> np.ndarray | None:
+    """A sheet of paper on a much darker surround (desk, clothing): float32 mask of the sheet
+    in ``bg``'s pixels (1 = paper), shrunk a little to drop the paper's edge; None when the
+    background ``bg`` has no such dark surround (paper fills the frame, or only vignetting).
+
+    Whether there is a sheet is read from the background (no ink in it); its outline also
+    needs the image ``small`` itself to be smooth there, because the background's closing
+    turns the highlights of a textured desk into bright "paper"."""
+    t, bright = cv2.threshold(bg, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    frac = bright.mean()
+    if not 0.05 < frac < 0.95:
+        return None
+    lo, hi = bg[bright == 0].mean(), bg[bright == 1].mean()
+    if lo > 0.5 * hi:
+        return None
+    # Paper is smooth, a desk is textured: the local relative standard deviation (5x5), with a
+    # median over ~6% of the frame so that sparse ink strokes do not count as texture.
+    f = small.astype(np.float32)
+    mean = cv2.blur(f, (5, 5))
+    rel_sd = np.sqrt(np.maximum(cv2.blur(f * f, (5, 5)) - mean * mean, 0.0)) / np.maximum(mean, 1.0)
+    texture = cv2.medianBlur(np.clip(rel_sd * 1000.0, 0, 255).astype(np.uint8), _odd(0.06 * min(small.shape)))
+    # Desk, not paper: textured (5% relative deviation or more) and duller than the paper
+    # (writing on the sheet is textured too, but the sheet around it stays bright), and wide
+    # (an opening drops thin edges).
+    dull = cv2.medianBlur(small, _odd(0.06 * min(small.shape))) < 0.8 * hi
+    desk = ((texture >= 50) & dull).astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (_odd(0.06 * min(small.shape)),) * 2)
+    bright[cv2.morphologyEx(desk, cv2.MORPH_OPEN, k) > 0] = 0
+    # Cut arms and bridges to leftover desk: a sheet is much wider than 15% of the frame.
+    wide = cv2.getStructuringElement(cv2.MORPH_RECT, (_odd(0.15 * min(small.shape)),) * 2)
+    bright = cv2.morphologyEx(bright, cv2.MORPH_OPEN, wide)
+    # The sheet is the largest bright region (others of half its size count too); smaller
+    # bright patches are highlights on the desk.
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
+    if n > 2:
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        keep = np.concatenate([[False], areas >= 0.5 * areas.max()])
+        bright = keep[labels].astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    return cv2.erode(bright, k).astype(np.float32)
+
+
+def _otsu(values: np.ndarray) -> float:
+    """Otsu threshold of float values in [0, 1]."""
+    u8 = np.clip(values * 255.0, 0, 255).astype(np.uint8).reshape(1, -1)
+    t, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    return float(t) / 255.0
+
+
+def ink_components(ink: np.ndarray, options: SegmentOptions = DEFAULT):
+    """Ink map -> (labels (H, W) int32, stats (n, 5), keep (n,) bool): the connected components
+    of weak ink that contain strong ink (hysteresis), with long thin grid lines removed."""
+    sub = ink[::4, ::4]  # statistics from a subsample: the map is smooth enough, and it is 16x cheaper
+    cand = sub[sub > options.min_contrast]
+    if cand.size == 0:
+        return np.zeros(ink.shape, np.int32), np.zeros((1, 5), np.int32), np.zeros(1, bool)
+    strong_t = max(options.strong_contrast, _otsu(cand))
+    # Weak ink must stand above the paper's own texture (speckled recycled paper, webcam noise):
+    # 0.4x the strong threshold, and a robust noise ceiling of the (mostly paper) map: its
+    # median + 4.5 MADs (about 3 sigma), which ignores the ink as long as ink is under half.
+    med = float(np.median(sub))
+    noise = med + 4.5 * float(np.median(np.abs(sub - med)))
+    weak_u8 = (ink > max(options.min_contrast, 0.4 * strong_t, min(noise, 0.5 * strong_t))).astype(np.uint8)
+    # Long thin straight lines (grid paper, page edges): weak runs longer than a third of the
+    # image, removed unless they are also strong ink (a stroke crossing the line). Only looked
+    # for when some row or column holds that much weak ink (cheap test first).
+    h, w = ink.shape
+    if weak_u8.sum(axis=1).max() >= w // 3 or weak_u8.sum(axis=0).max() >= h // 3:
+        lines = cv2.morphologyEx(weak_u8, cv2.MORPH_OPEN, np.ones((1, max(15, w // 3)), np.uint8))
+        lines |= cv2.morphologyEx(weak_u8, cv2.MORPH_OPEN, np.ones((max(15, h // 3), 1), np.uint8))
+        # Only thin lines: a thick stroke (marker, a big digit's straight bar) is not grid.
+        t = max(5, int(0.012 * min(h, w))) | 1
+        thick = cv2.dilate(cv2.morphologyEx(weak_u8, cv2.MORPH_OPEN, np.ones((t, t), np.uint8)), np.ones((3, 3), np.uint8))
+        lines &= 1 - thick
+        if lines.any():
+            line_mask = cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0
+            weak_u8[line_mask & (ink < strong_t + 0.5 * (1 - strong_t))] = 0
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(weak_u8, connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[labels[ink > strong_t]] = True
+    keep[0] = False
+    return labels, stats, keep
+
+
+def ink_mask(ink: np.ndarray, options: SegmentOptions = DEFAULT) -> np.ndarray:
+    """Ink map -> uint8 (H, W) mask, 255 = ink (for inspection; find_digits uses the components)."""
+    labels, _, keep = ink_components(ink, options)
+    return (keep[labels] * 255).astype(np.uint8)
+
+
+def _merge_boxes(boxes: list[list[int]], median_h: float) -> list[list[int]]:
+    """Merge boxes that overlap horizontally and sit close vertically (parts of one digit)."""
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                ox = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+                gap_y = max(a[1], b[1]) - min(a[1] + a[3], b[1] + b[3])
+                x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+                x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+                if (
+                    ox > 0.5 * min(a[2], b[2])
+                    and gap_y < 0.25 * median_h
+                    and (y1 - y0) <= 1.3 * median_h
+                    and (x1 - x0) <= 1.2 * median_h
+                ):
+                    boxes[i] = [x0, y0, x1 - x0, y1 - y0, a[4] + b[4]]
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
+
+
+def _split_wide(comps: list[list], labels: np.ndarray, median_h: float) -> list[list]:
+    """Split blobs much wider than the typical digit (touching digits) at their thinnest columns.
+
+    The typical width is the median of the blobs' widths; a blob at least 1.8x as wide is cut
+    into round(w / typical) parts, each cut at the column with the least ink within +-25% of a
+    part's width from the even cut position."""
+    if len(comps) < 3:
+        return comps
+    typical = float(np.median([c[2] for c in comps]))
+    out = []
+    for c in comps:
+        x, y, w, h, ids = c
+        parts = int(round(w / typical))
+        if w < 1.8 * typical or parts < 2 or w < 0.9 * h or h > 1.5 * median_h:
+            out.append(c)
+            continue
+        cols = np.isin(labels[y : y + h, x : x + w], ids).sum(axis=0)
+        cuts, step = [0], w / parts
+        for k in range(1, parts):
+            lo, hi = int(k * step - 0.25 * step), int(k * step + 0.25 * step) + 1
+            cuts.append(lo + int(np.argmin(cols[lo:hi])))
+        cuts.append(w)
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            sub = np.isin(labels[y : y + h, x + a : x + b], ids)
+            rows = np.nonzero(sub.any(axis=1))[0]
+            if b - a < 2 or len(rows) == 0:
+                continue
+            out.append([x + a, y + int(rows[0]), b - a, int(rows[-1] - rows[0] + 1), ids])
+    return out
+
+
+def reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
+    """Indices of boxes (x, y, w, h) in reading order: rows top to bottom, each left to right.
+
+    Each box is linked to its nearest neighbour on the right whose vertical extent overlaps
+    its own by at least half of the smaller height; linked chains are rows (so a sloping
+    row stays one row). Rows are ordered by their mean centre height."""
+    n = len(boxes)
+    if n == 0:
+        return []
+    b = np.asarray(boxes, dtype=np.float64)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    x, y, w, h = b.T
+    cx = x + w / 2
+    # (n, n) pairwise: j right of i, vertical overlap >= half the smaller height; gap dx from i to j.
+    overlap = np.minimum((y + h)[:, None], (y + h)[None, :]) - np.maximum(y[:, None], y[None, :])
+    ok = (cx[None, :] > cx[:, None]) & (overlap >= 0.5 * np.minimum(h[:, None], h[None, :]))
+    dx = np.where(ok, x[None, :] - (x + w)[:, None], np.inf)
+    for i, j in enumerate(dx.argmin(axis=1)):
+        if np.isfinite(dx[i, j]) and dx[i, j] < 3.0 * max(h[i], h[j]):
+            parent[find(i)] = find(int(j))
+    rows: dict[int, list[int]] = {}
+    for i in range(n):
+        rows.setdefault(find(i), []).append(i)
+    ordered = sorted(rows.values(), key=lambda r: np.mean([b[i][1] + b[i][3] / 2 for i in r]))
+    # Two chains that overlap vertically a lot and do not overlap horizontally are one row
+    # with a big gap: join them.
+    out: list[list[int]] = []
+    for r in ordered:
+        if out:
+            prev = out[-1]
+            py0, py1 = min(b[i][1] for i in prev), max(b[i][1] + b[i][3] for i in prev)
+            ry0, ry1 = min(b[i][1] for i in r), max(b[i][1] + b[i][3] for i in r)
+            ov = min(py1, ry1) - max(py0, ry0)
+            if ov > 0.6 * min(py1 - py0, ry1 - ry0):
+                px = [(b[i][0], b[i][0] + b[i][2]) for i in prev]
+                rx = [(b[i][0], b[i][0] + b[i][2]) for i in r]
+                if max(e for _, e in px) <= min(s for s, _ in rx) or max(e for _, e in rx) <= min(s for s, _ in px):
+                    prev.extend(r)
+                    continue
+        out.append(list(r))
+    return [i for r in out for i in sorted(r, key=lambda i: b[i][0] + b[i][2] / 2)]
+
+
+def find_digits(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> list[Blob]:
+    """uint8 grey image -> digit blobs in reading order (boxes in the input's pixels).
+
+    Coarse to fine: first at ``work_side`` px on the shorter side (cheap; enough for a camera
+    frame's digits); again at up to ``max_side`` px when the digits found there are small."""
+    if grey.ndim != 2 or grey.dtype != np.uint8:
+        raise ValueError(f"find_digits expects a uint8 grey image, got {grey.dtype} {grey.shape}")
+    H, W = grey.shape
+    fine = min(1.0, options.max_side / max(H, W))
+    if min(H, W) < options.min_side:  # a tiny strip: thin, faint strokes hold together better enlarged
+        fine = min(options.min_side / min(H, W), options.max_side / max(H, W))
+    coarse = min(fine, options.work_side / min(H, W))
+    blobs, digit_h = _find_at(grey, coarse, options)
+    if coarse < fine and (not blobs or digit_h < options.min_digit_px):
+        blobs, _ = _find_at(grey, fine, options)
+    return blobs
+
+
+def _peak(ink: np.ndarray, labels: np.ndarray, comp: list) -> float:
+    """Highest ink value of a component [x, y, w, h, [label], ...]."""
+    x, y, w, h = comp[:4]
+    return float(ink[y : y + h, x : x + w][labels[y : y + h, x : x + w] == comp[4][0]].max())
+
+
+def _touches_edge(x: int, y: int, bw: int, bh: int, w: int, h: int, sheet: np.ndarray | None) -> bool:
+    """Whether a box touches the frame, or the edge of the sheet of paper when there is one."""
+    if x == 0 or y == 0 or x + bw == w or y + bh == h:
+        return True
+    return sheet is not None and not sheet[max(0, y - 2) : y + bh + 2, max(0, x - 2) : x + bw + 2].all()
+
+
+def _edge_junk(x: int, y: int, bw: int, bh: int, w: int, h: int, median_h: float) -> bool:
+    """For a blob touching the frame or the sheet's edge: is it a piece of that edge (a thin
+    line along it) or far bigger than a digit? A thin blob across the frame's edge (a 1 cut
+    by the bottom of a tight strip) is kept."""
+    if max(bw, bh) > 2 * median_h:
+        return True
+    if max(bw, bh) <= 3 * min(bw, bh):
+        return False
+    vertical = bh > bw
+    at_side = x == 0 or x + bw == w
+    at_top_bottom = y == 0 or y + bh == h
+    if at_side or at_top_bottom:
+        return (vertical and at_side) or (not vertical and at_top_bottom)
+    return True  # the sheet's edge, at any angle
+
+
+def _find_at(grey: np.ndarray, scale: float, options: SegmentOptions) -> tuple[list[Blob], float]:
+    """find_digits at one scale -> (blobs, median digit height in working pixels)."""
+    H, W = grey.shape
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    work = grey if scale == 1.0 else cv2.resize(grey, (round(W * scale), round(H * scale)), interpolation=interp)
+    ink, sheet = _ink_and_sheet(work, options)
+    labels, stats, keep = ink_components(ink, options)
+    h, w = ink.shape
+    min_h = max(6, options.min_height * min(h, w))
+    comps = []  # [x, y, w, h, [label ids], touches the frame]
+    junk = []  # per comp: looks like a desk region, page edge or grid line cut by the frame
+    for i in np.nonzero(keep)[0]:
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if max(bw, bh) < min_h or area < 12:
+            continue
+        touches = _touches_edge(x, y, bw, bh, w, h, sheet)
+        huge = bw > 0.6 * w or bh > 0.8 * h or (area > 0.5 * bw * bh and bw * bh > 0.1 * w * h)
+        line = max(bw, bh) > 4 * min(bw, bh) and max(bw, bh) > 0.15 * max(w, h)
+        comps.append([x, y, bw, bh, [int(i)], touches])
+        junk.append(touches and (huge or line))
+    # A tight crop (seed_9.jpg) is one digit touching the frame: only when something inside
+    # the frame was found are the frame-cut regions dropped.
+    if not all(c[5] for c in comps):
+        comps = [c for c, j in zip(comps, junk) if not j]
+    if not comps:
+        return [], 0.0
+    tight_crop = all(c[5] for c in comps)
+    heights = np.array([c[3] for c in comps], float)
+    areas = np.array([stats[c[4][0], cv2.CC_STAT_AREA] for c in comps], float)
+    # Median height of the substantial components (by ink area), so that specks do not drag it down.
+    big = areas >= 0.2 * np.percentile(areas, 90)
+    median_h = float(np.median(heights[big]))
+    # One pen writes all the digits with about the same contrast: blobs far fainter than the
+    # substantial ones are shadow edges, show-through, dust or grid.
+    peak = np.array([_peak(ink, labels, c) for c in comps])
+    # Stricter at the frame's edge, where shadows and page edges meet it.
+    need = np.array([options.edge_contrast if c[5] else options.relative_contrast for c in comps])
+    strong_enough = peak >= need * float(np.median(peak[big]))
+    comps = [c for c, ok in zip(comps, strong_enough) if ok]
+    # Blobs cut by the frame edge that are thin lines, much bigger or much smaller than a digit:
+    # page edges, desk, grid lines, page corners.
+    comps = [c[:5] for c in comps if tight_crop or not (c[5] and _edge_junk(*c[:4], w, h, median_h))]
+    comps = _merge_boxes(comps, median_h)
+    # Small pieces at the edge (page corners) go, but only after a digit's own broken-off
+    # piece that reaches the edge (a tail in a tight strip) has been merged back.
+    comps = [c for c in comps if tight_crop or c[3] >= 0.6 * median_h or not _touches_edge(*c[:4], w, h, sheet)]
+    comps = [c for c in comps if c[3] >= options.relative_height * median_h or c[2] >= 0.8 * median_h]
+    # Too-large blobs (more than 3x the median height) are not digits of this text.
+    comps = [c for c in comps if c[3] <= 3.0 * median_h and c[2] <= 8.0 * median_h]
+    comps = _split_wide(comps, labels, median_h)
+    if len(comps) > options.max_digits:
+        comps = sorted(comps, key=lambda c: -c[2] * c[3])[: options.max_digits]
+    order = reading_order([tuple(c[:4]) for c in comps])
+    blobs = []
+    for i in order:
+        x, y, bw, bh, ids = comps[i]
+        lab = labels[y : y + bh, x : x + bw]
+        own = lab == ids[0] if len(ids) == 1 else np.isin(lab, ids)
+        crop = ink[y : y + bh, x : x + bw] * own
+        box = (int(x / scale), int(y / scale), int(round(bw / scale)), int(round(bh / scale)))
+        blobs.append(Blob(box=box, ink=crop.astype(np.float32)))
+    return blobs, median_h
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m edge_runtime.segment IMAGE", file=sys.stderr)
+        return 2
+    from edge_runtime.imageio import ImageError, load_image, to_grey
+
+    try:
+        image = load_image(argv[0])
+    except ImageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    blobs = find_digits(to_grey(image))
+    vis = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    vis = vis.copy()
+    for k, b in enumerate(blobs):
+        x, y, w, h = b.box
+        cv2.rectangle(vis, (x, y), (x + w, y + h), (0, 0, 255), 2)
+        cv2.putText(vis, str(k), (x, y - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 0, 0), 2)
+    cv2.imwrite("/tmp/segment.png", vis)
+    print(f"{len(blobs)} blobs -> /tmp/segment.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+"""Convert one trained Keras digit model to TFLite variants, in a child process.
+
+The TFLite converter can crash the whole process (segfault) on some graphs, so the
+export runs this module as a child (``python -m export.convert ...``): it loads the
+Keras model once, optionally writes the Keras logits on the test set, then converts
+the requested variants one after another, announcing each on stdout with a line
+``@export {json}``. The parent side, ``run_children``, reads those lines; if the child dies,
+the variant it had started is the one that crashed.
+
+    python -m export.convert --keras /tmp/quick/lstm64.keras --arch lstm \\
+        --variants lstm_fused_int8,lstm_unrolled_dynamic --work-dir /tmp/conv
+
+Variant names are ``<arch>_<graph>_<quantization>``: graph ``fused`` (the LSTM's
+single UNIDIRECTIONAL_SEQUENCE_LSTM op) or ``unrolled`` (28 fixed steps of plain
+ops, the only graph int8 takes for GRU, SimpleRNN and the peephole LSTM);
+quantization ``float32``, ``float16`` (float16 weights), ``dynamic`` (int8
+weights, float activations), ``int8`` (full integer, int8 input and output,
+calibrated on training images) or ``int16x8`` (int16 activations, int8 weights).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+PROTOCOL_PREFIX = "@export "
+CRASH_HOOK_ENV = "DIGITS_EXPORT_CRASH_VARIANT"
+"""Test hook: a child asked to convert this variant kills itself with SIGSEGV first."""
+
+# Manifest quantization names, keyed by the short names used in file names.
+QUANTIZATIONS = {
+    "float32": "float32",
+    "float16": "float16",
+    "dynamic": "dynamic_int8",
+    "int8": "int8",
+    "int16x8": "int16x8",
+}
+GRAPHS = ("fused", "unrolled")
+FUSED_ARCHS = ("lstm",)  # only tf_keras' LSTM becomes the fused op; the others are WHILE loops
+BATCH = 1  # the converted graph takes one digit per invoke(): shape (1, 28, 28)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One TFLite file to produce from one Keras model."""
+
+    arch: str
+    graph: str
+    """"fused" (the LSTM's fused op) or "unrolled" (28 fixed steps)."""
+    quant: str
+    """Short quantization name: a key of QUANTIZATIONS."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.arch}_{self.graph}_{self.quant}"
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.tflite"
+
+    @property
+    def quantization(self) -> str:
+        """The manifest's name for the quantization ("dynamic_int8", ...)."""
+        return QUANTIZATIONS[self.quant]
+
+    @property
+    def quantized(self) -> bool:
+        return self.quant != "float32"
+
+
+def default_variants(arch: str) -> list[Variant]:
+    """What `make export` ships per architecture.
+
+    LSTM: all four fused variants (the small files, fused op) plus the unrolled
+    dynamic-range and int8 graphs (the fast ones on x86, see NOTES). Other
+    architectures convert only as unrolled graphs (their loop graph crashes int8).
+    """
+    if arch in FUSED_ARCHS:
+        fused = [Variant(arch, "fused", q) for q in ("float32", "float16", "dynamic", "int8")]
+        return fused + [Variant(arch, "unrolled", q) for q in ("dynamic", "int8")]
+    return [Variant(arch, "unrolled", q) for q in ("float32", "float16", "dynamic", "int8")]
+
+
+def parse_variant(text: str, arch: str | None = None) -> Variant:
+    """"lstm_fused_int8", or "fused_int8" with ``arch`` given -> Variant; ValueError names the bad part."""
+    parts = text.strip().split("_")
+    if len(parts) == 2 and arch:
+        parts = [arch, *parts]
+    if len(parts) != 3:
+        raise ValueError(f"bad variant {text!r}: expected ARCH_GRAPH_QUANT like lstm_fused_int8 or GRAPH_QUANT like fused_int8")
+    a, graph, quant = parts
+    if arch and a != arch:
+        raise ValueError(f"variant {text!r} is for {a!r}, not {arch!r}")
+    if graph not in GRAPHS:
+        raise ValueError(f"bad variant {text!r}: graph {graph!r} is not one of {', '.join(GRAPHS)}")
+    if quant not in QUANTIZATIONS:
+        raise ValueError(f"bad variant {text!r}: quantization {quant!r} is not one of {', '.join(QUANTIZATIONS)}")
+    if graph == "fused" and a not in FUSED_ARCHS:
+        raise ValueError(f"bad variant {text!r}: only {', '.join(FUSED_ARCHS)} has a fused graph; use {a}_unrolled_{quant}")
+    return Variant(a, graph, quant)
+
+
+# ---------------------------------------------------------------- conversion (needs TF)
+
+def load_keras(path: str | Path):
+    """Load a trained model file (tf_keras format); custom cells registered first."""
+    from training.tfkeras import keras
+
+    try:  # registers the peephole cell for load_model, if the training package has it
+        import training.peephole  # noqa: F401
+    except ImportError:
+        pass
+    return keras.models.load_model(str(path), compile=False)
+
+
+def recurrent_units(model) -> int:
+    """Units of the model's recurrent layer (named "recurrent" by training.models)."""
+    from training.models import RECURRENT_LAYER
+
+    layer = model.get_layer(RECURRENT_LAYER)
+    return int(getattr(layer, "units", None) or layer.cell.units)
+
+
+def convert_variant(model, variant: Variant, calibration: np.ndarray) -> bytes:
+    """Keras model (fused/loop graph) -> TFLite flatbuffer bytes for ``variant``.
+
+    ``calibration``: (n, 28, 28) float32 training images in [0, 1], used only by the
+    integer modes. The recipe (from_concrete_functions on a batch-1 tf.function) is
+    the one that gives the fused LSTM op; from_keras_model with a None batch fails.
+    """
+    from training.models import rebuild
+    from training.tfkeras import tf
+
+    # Always rebuild: the saved graph may be either form (training may run unrolled).
+    model = rebuild(model, variant.arch, recurrent_units(model), unroll=variant.graph == "unrolled")
+    fn = tf.function(lambda x: model(x, training=False))
+    concrete = fn.get_concrete_function(tf.TensorSpec([BATCH, 28, 28], tf.float32, name="rows"))
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    q = variant.quant
+
+    def representative():
+        for img in calibration:
+            yield [img[None].astype(np.float32)]  # (1, 28, 28)
+
+    if q == "float16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif q == "dynamic":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif q == "int8":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    elif q == "int16x8":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        ]
+        conv.inference_input_type = tf.int16
+        conv.inference_output_type = tf.int16
+    return conv.convert()
+
+
+def calibration_images(mnist_path: str | None, samples: int, seed: int) -> np.ndarray:
+    """(samples, 28, 28) float32 in [0, 1]: a fixed random subset of the TRAINING split."""
+    from training.data import load_mnist
+
+    data = load_mnist(mnist_path, download=False)
+    idx = np.random.default_rng(seed).choice(len(data.x_train), size=min(samples, len(data.x_train)), replace=False)
+    return data.x_train[np.sort(idx)].astype(np.float32) / 255.0
+
+
+def keras_test_logits(model, mnist_path: str | None) -> tuple[np.ndarray, float]:
+    """Keras logits (10000, 10) on the test set with the runtime's preprocessing (x/255)."""
+    from training.data import load_mnist
+
+    data = load_mnist(mnist_path, download=False)
+    logits = model.predict(data.x_test.astype(np.float32) / 255.0, batch_size=1000, verbose=0)
+    acc = float(np.mean(np.argmax(logits, axis=1) == data.y_test))
+    return logits.astype(np.float32), acc
+
+
+# ---------------------------------------------------------------- parent side: run children
+
+def child_command(keras_path: Path, arch: str, names: list[str], work: Path, mnist: str | None,
+                  calibration_samples: int, seed: int, logits: bool) -> list[str]:
+    cmd = [sys.executable, "-m", "export.convert", "--keras", str(Path(keras_path).resolve()),
+           "--arch", arch, "--variants", ",".join(names), "--work-dir", str(work),
+           "--calibration-samples", str(calibration_samples), "--seed", str(seed)]
+    if mnist:
+        cmd += ["--mnist", str(Path(mnist).resolve())]
+    return cmd + (["--keras-logits"] if logits else [])
+
+
+def child_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def last_error_line(log_path: Path) -> str:
+    try:
+        lines = [ln.strip() for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    for ln in reversed(lines):
+        if re.match(r"^[\w.]+(Error|Exception)\b", ln):
+            return ln[:300]
+    return lines[-1][:300] if lines else ""
+
+
+def run_children(keras_path: Path, arch: str, todo: list[Variant], work: Path, *, mnist: str | None,
+                 calibration_samples: int, seed: int, on_keras: Callable[[dict], None],
+                 on_done: Callable[[Variant, dict], None], on_fail: Callable[[Variant, str], None]) -> None:
+    """Convert ``todo`` in child processes (this module's main), writing WORK/<name>.tflite.
+
+    A crash fails the variant being converted and a new child takes the rest. Each event
+    is handed to a callback as it arrives: ``on_keras({"accuracy", "file"})`` once with the
+    Keras test logits, ``on_done(variant, {"file", "size_bytes", "seconds"})``,
+    ``on_fail(variant, reason)``.
+    """
+    remaining = list(todo)
+    want_logits = True
+    attempt = 0
+    while remaining:
+        attempt += 1
+        log_path = work / f"{arch}-convert-{attempt}.log"
+        by_name = {v.name: v for v in remaining}
+        with open(log_path, "w") as err:
+            cmd = child_command(keras_path, arch, [v.name for v in remaining], work, mnist,
+                                calibration_samples, seed, want_logits)
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=child_env(),
+                                    cwd=PROJECT_ROOT)
+            started, loaded = None, False
+            try:
+                for line in proc.stdout:
+                    if not line.startswith(PROTOCOL_PREFIX):
+                        continue
+                    msg = json.loads(line[len(PROTOCOL_PREFIX):])
+                    ev = msg["event"]
+                    if ev == "loaded":
+                        loaded = True
+                    elif ev == "keras":
+                        want_logits = False
+                        on_keras(msg)
+                    elif ev == "start":
+                        started = by_name[msg["variant"]]
+                    elif ev in ("done", "error"):
+                        v = by_name[msg["variant"]]
+                        remaining.remove(v)
+                        started = None
+                        if ev == "done":
+                            on_done(v, msg)
+                        else:
+                            on_fail(v, f"converter error: {msg['error']}")
+                rc = proc.wait()
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+        if rc == 0 and not remaining:
+            return
+        why = (f"converter crashed (signal {-rc}{', ' + signal.Signals(-rc).name if -rc in signal.valid_signals() else ''})"
+               if rc < 0 else f"converter exited with code {rc}: {last_error_line(log_path)}")
+        if not loaded or want_logits:
+            # The model did not even load (or the Keras reference failed): no variant can work.
+            for v in list(remaining):
+                on_fail(v, f"cannot load Keras model {keras_path}: {last_error_line(log_path) or why}")
+            return
+        if started is None:
+            started = remaining[0]
+        remaining.remove(started)
+        on_fail(started, why)
+
+
+# ---------------------------------------------------------------- child process
+
+def _say(event: str, **fields) -> None:
+    print(PROTOCOL_PREFIX + json.dumps({"event": event, **fields}), flush=True)
+
+
+def run_child(keras_path: str, arch: str, variants: list[str], work_dir: str,
+              mnist_path: str | None, calibration_samples: int, seed: int, keras_logits: bool) -> int:
+    """Body of the child: convert each variant to WORK_DIR/<name>.tflite, reporting as it goes."""
+    work = Path(work_dir)
+    t0 = time.perf_counter()
+    model = load_keras(keras_path)
+    _say("loaded", seconds=round(time.perf_counter() - t0, 2), units=recurrent_units(model))
+    if keras_logits:
+        logits, acc = keras_test_logits(model, mnist_path)
+        np.save(work / "keras_logits.npy", logits)
+        _say("keras", accuracy=acc, file=str(work / "keras_logits.npy"))
+    chosen = [parse_variant(v, arch) for v in variants]
+    calib = None
+    if any(v.quant in ("int8", "int16x8") for v in chosen):
+        calib = calibration_images(mnist_path, calibration_samples, seed)
+    for v in chosen:
+        _say("start", variant=v.name)
+        if os.environ.get(CRASH_HOOK_ENV) == v.name:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        t = time.perf_counter()
+        try:
+            data = convert_variant(model, v, calib if calib is not None else np.zeros((0, 28, 28), np.float32))
+        except Exception as exc:  # one bad variant never stops the others
+            msg = str(exc).strip().splitlines()
+            _say("error", variant=v.name, error=f"{type(exc).__name__}: {msg[0] if msg else ''}"[:300])
+            continue
+        out = work / v.file
+        out.write_bytes(data)
+        _say("done", variant=v.name, file=str(out), size_bytes=len(data),
+             seconds=round(time.perf_counter() - t, 2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Convert a Keras digit model to TFLite variants (child of export).")
+    p.add_argument("--keras", required=True, help="trained model file (model.keras)")
+    p.add_argument("--arch", required=True, help="its architecture: lstm, gru, rnn or peephole")
+    p.add_argument("--variants", required=True, help="comma-separated, e.g. lstm_fused_int8,lstm_unrolled_dynamic")
+    p.add_argument("--work-dir", required=True, help="folder for the .tflite files (created)")
+    p.add_argument("--mnist", default=None, help="mnist.npz (default: $MNIST_PATH)")
+    p.add_argument("--calibration-samples", type=int, default=2000,
+                   help="training images for int8 calibration (default: 2000)")
+    p.add_argument("--seed", type=int, default=0, help="picks the calibration images (default: 0)")
+    p.add_argument("--keras-logits", action="store_true", help="also write the Keras test-set logits")
+    a = p.parse_args(argv)
+    Path(a.work_dir).mkdir(parents=True, exist_ok=True)
+    return run_child(a.keras, a.arch, [v for v in a.variants.split(",") if v], a.work_dir,
+                     a.mnist, a.calibration_samples, a.seed, a.keras_logits)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,503 @@
+"""The export job: trained Keras models in runs/ -> verified TFLite files in models/.
+
+For each architecture: train it if runs/<arch>/model.keras is missing, convert its
+variants in a child process (``export.convert``; a converter crash fails only the
+variant it was converting), verify each file with the edge runtime's classifier,
+and ship the ones that keep the Keras model's accuracy. Nothing in the output
+folder changes until the end: new files wait in a hidden work folder inside it,
+then are renamed into place and the manifest is written last, atomically; files of
+models that left the manifest are removed only after that.
+
+A variant whose cache key (model.keras hash, training config, converter versions,
+variant and recipe settings) matches its manifest entry and whose file still has
+the recorded hash is reused without converting: a second export is quick.
+
+    python -m export            # see export/__main__.py for the flags
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import signal
+import time
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from export.convert import Variant, default_variants, parse_variant, run_children
+from export.manifest import INPUT_CONTRACT, build_manifest, commit, read_manifest, sha256_file, sha256_json
+from export.verify import FUSED_LSTM_OP, VerifyOptions, compare_latencies, verify_model
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+ARCHITECTURES = ("lstm", "gru", "rnn", "peephole")  # = training.models.ARCHITECTURES (no TF import here)
+EXPORT_VERSION = 1  # bump when conversion or verification changes, so cached files are redone
+RECIPE = "TFLiteConverter.from_concrete_functions(tf.function(model), TensorSpec([1, 28, 28], float32))"
+FUSED_INT8_BUDGET = 32 * 1024  # bytes: the size bar for lstm_fused_int8.tflite (a warning, not a failure)
+WORK_PREFIX = ".export-"  # hidden work folder inside the output folder: .export-<pid>.tmp
+
+
+class ExportError(RuntimeError):
+    """Bad input or environment that stops the whole export (one clear line for the user)."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    runs_dir: Path = Path("runs")
+    """Trained runs, one folder per architecture with model.keras + config.json (default runs/)."""
+    out_dir: Path = Path("models")
+    """Where the .tflite files and manifest.json go (default models/)."""
+    archs: tuple[str, ...] = ()
+    """Architectures to export (default: every one with a run in runs_dir; lstm if there is none)."""
+    variants: tuple[str, ...] = ()
+    """Variant names (lstm_fused_int8) or graph_quant (fused_int8) for every arch; default: convert.default_variants."""
+    keras: Path | None = None
+    """Export this model file instead of runs_dir (development); arch = archs[0] or lstm."""
+    mnist: str | None = None
+    """mnist.npz (default: $MNIST_PATH, else the Keras cache)."""
+    train: bool = True
+    """Train an architecture whose run is missing (default yes; no: it is an error)."""
+    force: bool = False
+    """Convert and verify again even when the manifest entry is up to date (never retrains)."""
+    calibration_samples: int = 2000
+    """Training images used to calibrate the integer variants (default 2000, fixed seed; 2000 vs 500 gave the unrolled int8 LSTM +0.09 pp)."""
+    seed: int = 0
+    """Picks the calibration images (default 0)."""
+    test_images: int | None = None
+    """Verify on the first N test images (default: all 10,000; fewer only for quick tests)."""
+    float_tolerance_pp: float = 0.05
+    """Largest test-accuracy loss vs Keras for a float32 file, in percentage points (default 0.05)."""
+    quant_tolerance_pp: float = 0.2
+    """Largest loss for a quantized file (float16, dynamic, int8, int16x8), in pp (default 0.2)."""
+    num_threads: int = 1
+    """Interpreter threads during verification and the latency measurement (default 1)."""
+
+
+@dataclass
+class VariantResult:
+    name: str
+    status: str
+    """"shipped" (new file), "cached" (reused), or "failed"."""
+    reason: str = ""
+    """Why it failed; empty otherwise."""
+    entry: dict | None = None
+    """Its manifest entry (shipped or cached)."""
+    seconds: float = 0.0
+    """Conversion + verification wall time."""
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    manifest: Path | None
+    """The manifest written or kept; None if there is none."""
+    default: str | None
+    variants: list[VariantResult] = field(default_factory=list)
+    trained: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    """Files of models that left the manifest, deleted after it was written."""
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[VariantResult]:
+        return [v for v in self.variants if v.status == "failed"]
+
+
+@dataclass
+class Source:
+    """One architecture's trained model, as found on disk."""
+
+    arch: str
+    keras_path: Path
+    config: dict
+    variants: list[Variant]
+    keras_sha256: str = ""
+
+
+# ---------------------------------------------------------------- small helpers
+
+def versions() -> dict:
+    out = {}
+    for pkg in ("tensorflow", "tf_keras"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def check_writable(out_dir: Path) -> None:
+    """Create ``out_dir`` if needed and prove a file can be written and renamed there."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-probe-{os.getpid()}.tmp"
+        probe.write_bytes(b"ok")
+        os.replace(probe, probe)
+        probe.unlink()
+    except OSError as exc:
+        raise ExportError(f"output folder not writable: {out_dir} ({exc.strerror or exc}); "
+                          "fix its permissions or pass --out DIR") from exc
+
+
+def remove_stale_work_dirs(out_dir: Path) -> None:
+    """Delete work folders left by exports that were killed (their pid is gone)."""
+    for d in out_dir.glob(f"{WORK_PREFIX}*.tmp"):
+        m = re.fullmatch(rf"{re.escape(WORK_PREFIX)}(\d+)\.tmp", d.name)
+        if not m or not d.is_dir():
+            continue
+        pid = int(m.group(1))
+        try:
+            os.kill(pid, 0)
+            alive = pid != os.getpid()
+        except OSError:
+            alive = False
+        if not alive:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def check_keras_file(path: Path) -> None:
+    """A .keras file is a zip holding config.json and weights; catch truncation early."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            bad = z.testzip()
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ExportError(f"corrupt Keras model file: {path} ({exc}); retrain it with "
+                          f"`python -m training --arch ... --out {path.parent}` or restore it") from exc
+    if bad is not None or "config.json" not in names:
+        raise ExportError(f"corrupt Keras model file: {path} (damaged member {bad or 'config.json missing'}); "
+                          "retrain it or restore it")
+
+
+def read_config(run_dir: Path) -> dict:
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise ExportError(f"unreadable training config: {path} ({exc}); retrain or fix it") from exc
+
+
+def data_sha256(config: dict) -> str | None:
+    for key in ("data_sha256", "mnist_sha256"):
+        if isinstance(config.get(key), str):
+            return config[key]
+    data = config.get("data")
+    if isinstance(data, dict) and isinstance(data.get("sha256"), str):
+        return data["sha256"]
+    return None
+
+
+@contextmanager
+def deferred_interrupts():
+    """Hold Ctrl-C/SIGTERM while the output folder is being switched to the new state."""
+    caught = []
+    handlers = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            handlers[sig] = signal.signal(sig, lambda s, f: caught.append(s))
+        except ValueError:  # not the main thread: cannot install handlers
+            pass
+    try:
+        yield
+    finally:
+        for sig, h in handlers.items():
+            signal.signal(sig, h)
+        if caught:
+            raise KeyboardInterrupt
+
+
+# ---------------------------------------------------------------- finding the models
+
+def resolve_variants(options: ExportOptions, arch: str) -> list[Variant]:
+    if not options.variants:
+        return default_variants(arch)
+    chosen = []
+    for text in options.variants:
+        head = text.split("_")[0]
+        if head in ARCHITECTURES:
+            if head == arch:
+                chosen.append(parse_variant(text))
+        else:
+            chosen.append(parse_variant(text, arch))
+    return chosen
+
+
+def complete_run(run_dir: Path) -> bool:
+    """Training writes model.keras first and metrics.json last: both present = finished run."""
+    return (run_dir / "model.keras").is_file() and (run_dir / "metrics.json").is_file()
+
+
+def find_sources(options: ExportOptions) -> tuple[list[Source], list[str]]:
+    """(sources with a trained model, archs that need training). Raises ExportError."""
+    for a in options.archs:
+        if a not in ARCHITECTURES:
+            raise ExportError(f"unknown architecture {a!r} in --archs; choose from {', '.join(ARCHITECTURES)}")
+    for text in options.variants:  # fail on a typo before any work
+        head = text.split("_")[0]
+        try:
+            parse_variant(text) if head in ARCHITECTURES else parse_variant(text, "lstm")
+        except ValueError as exc:
+            raise ExportError(str(exc)) from exc
+    if options.keras is not None:
+        path = Path(options.keras)
+        if not path.is_file():
+            raise ExportError(f"Keras model not found: {path}; pass the model.keras of a training run")
+        arch = options.archs[0] if options.archs else "lstm"
+        check_keras_file(path)
+        return [Source(arch, path, read_config(path.parent), resolve_variants(options, arch))], []
+    runs = Path(options.runs_dir)
+    archs = list(options.archs)
+    if not archs:
+        archs = [a for a in ARCHITECTURES if complete_run(runs / a)] or ["lstm"]
+    sources, to_train = [], []
+    for arch in archs:
+        path = runs / arch / "model.keras"
+        variants = resolve_variants(options, arch)
+        if not variants:
+            continue
+        if complete_run(runs / arch):
+            check_keras_file(path)
+            sources.append(Source(arch, path, read_config(path.parent), variants))
+        elif options.train:
+            to_train.append(arch)
+        else:
+            what = "is incomplete (no metrics.json: training unfinished?)" if path.is_file() else "is missing"
+            raise ExportError(f"no trained model for {arch}: {path} {what}; run `make train` "
+                              f"(python -m training --arch {arch} --out {runs / arch}) or drop --no-train")
+    return sources, to_train
+
+
+def train_missing(options: ExportOptions, archs: list[str], log: Callable[[str], None]) -> list[Source]:
+    try:
+        from training.train import TrainOptions, train  # imports TensorFlow: only when training
+    except ImportError as exc:
+        raise ExportError(f"cannot train {', '.join(archs)}: training.train is unavailable ({exc}); "
+                          "install the train extra (pip install -e '.[train]') or put a trained run in --runs") from exc
+
+    sources = []
+    for arch in archs:
+        run_dir = Path(options.runs_dir) / arch
+        log(f"training {arch} into {run_dir} (no trained model found) ...")
+        t = time.perf_counter()
+        train(TrainOptions(arch=arch, out_dir=str(run_dir), mnist=options.mnist), log=log)
+        log(f"trained {arch} in {time.perf_counter() - t:.0f} s")
+        path = run_dir / "model.keras"
+        if not path.is_file():
+            raise ExportError(f"training {arch} did not produce {path}")
+        sources.append(Source(arch, path, read_config(run_dir), resolve_variants(options, arch)))
+    return sources
+
+
+def cache_key(source: Source, variant: Variant, options: ExportOptions) -> str:
+    return sha256_json({
+        "keras_sha256": source.keras_sha256, "config": source.config, "versions": versions(),
+        "variant": variant.name, "recipe": RECIPE, "export_version": EXPORT_VERSION, "calibration_samples": options.calibration_samples,
+        "seed": options.seed, "test_images": options.test_images,
+    })
+
+
+# ---------------------------------------------------------------- the job
+
+def run_export(options: ExportOptions, log: Callable[[str], None] = lambda s: None) -> ExportResult:
+    """Train what is missing, convert, verify, and update ``options.out_dir``. Raises ExportError
+    for bad input; a failing variant is reported in the result instead."""
+    t_start = time.perf_counter()
+    out_dir = Path(options.out_dir)
+    check_writable(out_dir)
+    remove_stale_work_dirs(out_dir)
+    previous = read_manifest(out_dir)
+    prev_entries = {e.get("name"): e for e in (previous or {}).get("models", []) if isinstance(e, dict)}
+    sources, to_train = find_sources(options)
+    result = ExportResult(out_dir=out_dir, manifest=(out_dir / "manifest.json") if previous else None,
+                          default=(previous or {}).get("default"))
+
+    # MNIST is needed to train, calibrate and verify: check it before the expensive part.
+    from training.data import MnistError, load_mnist, resolve_path
+
+    mnist_path = None
+
+    def mnist():
+        nonlocal mnist_path
+        if mnist_path is None:
+            try:
+                mnist_path = str(resolve_path(options.mnist, download=False))
+            except MnistError as exc:
+                raise ExportError(str(exc)) from exc
+        return mnist_path
+
+    if to_train:
+        mnist()
+        sources += train_missing(options, to_train, log)
+        result.trained = list(to_train)
+
+    # Which variants are already up to date?
+    plan: list[tuple[Source, list[Variant]]] = []
+    kept: dict[str, dict] = {}
+    for src in sources:
+        src.keras_sha256 = sha256_file(src.keras_path)
+        todo = []
+        for v in src.variants:
+            key = cache_key(src, v, options)
+            old = prev_entries.get(v.name)
+            f = out_dir / v.file
+            if (not options.force and old and old.get("cache_key") == key and f.is_file()
+                    and f.stat().st_size == old.get("size_bytes") and sha256_file(f) == old.get("sha256")):
+                kept[v.name] = old
+                result.variants.append(VariantResult(v.name, "cached", entry=old))
+                log(variant_line(old, "cached", 0.0))
+            else:
+                todo.append(v)
+        if todo:
+            plan.append((src, todo))
+
+    new_entries: dict[str, dict] = {}
+    work = out_dir / f"{WORK_PREFIX}{os.getpid()}.tmp"
+    try:
+        if plan:
+            data = _load_test(load_mnist, mnist(), options)
+            work.mkdir(exist_ok=True)
+            for src, todo in plan:
+                _export_source(src, todo, work, data, options, result, new_entries, log)
+        # Entries of models this run did not touch stay, if their files still match.
+        touched_archs = {s.arch for s in sources}
+        requested = {v.name for s in sources for v in s.variants}
+        carried = {}
+        for name, e in prev_entries.items():
+            if name in requested or name in kept:
+                continue
+            same_model = e.get("arch") not in touched_archs or any(
+                s.arch == e.get("arch") and e.get("keras", {}).get("sha256") == s.keras_sha256 for s in sources)
+            f = out_dir / str(e.get("file", ""))
+            if same_model and f.is_file() and sha256_file(f) == e.get("sha256"):
+                carried[name] = e
+        final = {**carried, **kept, **new_entries}
+        if not new_entries and previous is not None and set(final) == set(prev_entries):
+            result.seconds = time.perf_counter() - t_start
+            return result  # nothing changed: leave the folder alone
+        if not final:
+            result.seconds = time.perf_counter() - t_start
+            return result  # everything failed: keep whatever was there
+        manifest = build_manifest(list(final.values()), options.quant_tolerance_pp)
+        with deferred_interrupts():
+            result.manifest = commit(out_dir, work, [e["file"] for e in new_entries.values()], manifest)
+        result.default = manifest["default"]
+        # Only now, with the new manifest in place, drop files of models that left it.
+        live = {e["file"] for e in final.values()}
+        for e in prev_entries.values():
+            f = str(e.get("file", ""))
+            if f and f not in live and "/" not in f and (out_dir / f).is_file():
+                (out_dir / f).unlink()
+                result.removed.append(f)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+def _load_test(load_mnist, path: str, options: ExportOptions):
+    d = load_mnist(path, download=False)
+    n = options.test_images or len(d.x_test)
+    return {"x": d.x_test[:n].astype(np.float32) / 255.0, "y": d.y_test[:n], "sha256": d.sha256}
+
+
+def _export_source(src: Source, todo: list[Variant], work: Path, data: dict, options: ExportOptions,
+                   result: ExportResult, new_entries: dict, log: Callable[[str], None]) -> None:
+    """Convert and verify one architecture's pending variants; record each outcome."""
+    trained_on = data_sha256(src.config)
+    if trained_on and trained_on != data["sha256"]:
+        log(f"warning: {src.arch} was trained on data {trained_on[:12]}, verifying on {data['sha256'][:12]}")
+    ref: dict = {}
+    started = {"t": time.perf_counter()}
+
+    def on_keras(msg):
+        logits = np.load(msg["file"])[: len(data["y"])]
+        ref["logits"] = logits
+        ref["accuracy"] = float(np.mean(logits.argmax(axis=1) == data["y"]))
+        log(f"{src.arch}: Keras model {rel(src.keras_path)} test accuracy {ref['accuracy']:.2%} "
+            f"on {len(data['y'])} images; converting {len(todo)} variants")
+
+    def fail(v, why):
+        result.variants.append(VariantResult(v.name, "failed", reason=why,
+                                             seconds=time.perf_counter() - started["t"]))
+        log(f"{v.name:<26} FAILED  {why}")
+        started["t"] = time.perf_counter()
+
+    def on_done(v, msg):
+        try:
+            ver = verify_model(msg["file"], data["x"], data["y"], ref["logits"],  # latency: later, in quiet
+                               VerifyOptions(num_threads=options.num_threads, latency_runs=0))
+        except Exception as exc:  # a file the runtime cannot load is that variant's failure
+            return fail(v, f"verification failed: {exc}")
+        tol = options.quant_tolerance_pp if v.quantized else options.float_tolerance_pp
+        loss_pp = (ref["accuracy"] - ver.test_accuracy) * 100
+        problems = []
+        if loss_pp > tol + 1e-9:
+            problems.append(f"accuracy {ver.test_accuracy:.2%} is {loss_pp:.2f} pp below Keras "
+                            f"{ref['accuracy']:.2%} (tolerance {tol} pp)")
+        if not ver.repeatable:
+            problems.append("not repeatable: the same image gave different logits (state not reset?)")
+        if v.graph == "fused" and FUSED_LSTM_OP not in ver.ops:
+            problems.append(f"no {FUSED_LSTM_OP} op in the fused graph (ops: {', '.join(ver.ops)})")
+        if v.quant == "int8" and (ver.input["dtype"] != "int8" or ver.output["dtype"] != "int8"):
+            problems.append(f"int8 model has {ver.input['dtype']} input / {ver.output['dtype']} output")
+        if problems:
+            return fail(v, "; ".join(problems))
+        path = Path(msg["file"])
+        entry = {
+            "name": v.name, "file": v.file, "sha256": sha256_file(path), "size_bytes": path.stat().st_size,
+            "arch": v.arch, "graph": v.graph, "quantization": v.quantization,
+            "input": ver.input, "output": ver.output, "input_contract": INPUT_CONTRACT, "ops": ver.ops,
+            "test_accuracy": ver.test_accuracy, "keras_test_accuracy": ref["accuracy"],
+            "agreement": ver.agreement, "max_logit_diff": round(ver.max_logit_diff, 6),
+            "latency_us_p50": ver.latency_us_p50, "tolerance_pp": tol, "test_images": ver.images,
+            "repeatable": ver.repeatable, "training": src.config, "data_sha256": trained_on or data["sha256"],
+            "keras": {"file": rel(src.keras_path), "sha256": src.keras_sha256},
+            "converter": {**versions(), "recipe": RECIPE, "calibration": {
+                "split": "train", "images": options.calibration_samples, "seed": options.seed}
+                if v.quant in ("int8", "int16x8") else None},
+            "cache_key": cache_key(src, v, options),
+        }
+        if v.arch == "lstm" and v.graph == "fused" and v.quant == "int8" and entry["size_bytes"] > FUSED_INT8_BUDGET:
+            log(f"warning: {v.file} is {entry['size_bytes']} bytes, over the {FUSED_INT8_BUDGET}-byte budget "
+                "for the full-integer fused LSTM (fewer units?)")
+        secs = time.perf_counter() - started["t"]
+        new_entries[v.name] = entry
+        result.variants.append(VariantResult(v.name, "shipped", entry=entry, seconds=secs))
+        log(variant_line(entry, "ok", secs))
+        started["t"] = time.perf_counter()
+
+    run_children(src.keras_path, src.arch, todo, work, mnist=options.mnist,
+                 calibration_samples=options.calibration_samples, seed=options.seed,
+                 on_keras=on_keras, on_done=on_done, on_fail=fail)
+    # Latency once the converter is gone, all new files in turn, so the default rule compares
+    # numbers taken under the same load.
+    mine = [e for name, e in new_entries.items() if name in {v.name for v in todo}]
+    if mine:
+        lat = compare_latencies([work / e["file"] for e in mine], data["x"][0],
+                                VerifyOptions(num_threads=options.num_threads))
+        for e in mine:
+            e["latency_us_p50"] = lat[str(work / e["file"])]
+        log(f"{src.arch}: latency, 1 thread, us/digit (median): "
+            + ", ".join(f"{e['name']} {e['latency_us_p50']:.1f}" for e in mine))
+
+
+def variant_line(e: dict, status: str, seconds: float) -> str:
+    """One Ultralytics-style log line: name, status, size, accuracy, agreement, logit diff, (latency,) time."""
+    lat = f"{e['latency_us_p50']:7.1f} us/digit  " if e.get("latency_us_p50") is not None else ""
+    return (f"{e['name']:<26} {status:<7} {e['size_bytes'] / 1024:7.1f} KB  acc {e['test_accuracy']:.2%}  "
+            f"agree {e['agreement']:.2%}  max|dlogit| {e['max_logit_diff']:.3f}  {lat}{seconds:5.1f} s")

@@ -1,0 +1,114 @@
+"""The camera loop on a video file written with cv2.VideoWriter (stands in for a webcam)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_runtime.camera import CameraError, CameraOptions, FrameSource
+
+ROOT = Path(__file__).resolve().parent.parent
+FRAMES = 6
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory, clean_digits):
+    from benchmarks.scenes import render_sheet
+
+    x, y = clean_digits
+    path = tmp_path_factory.mktemp("video") / "desk.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    assert writer.isOpened()
+    img, text = render_sheet(x[10:14], y[10:14], np.random.default_rng(11), jpeg=False)
+    for _ in range(FRAMES):
+        writer.write(img)
+    writer.release()
+    return path, text
+
+
+def test_video_file_ends_cleanly(video):
+    path, _ = video
+    frames = list(FrameSource(CameraOptions(source=str(path))))
+    assert len(frames) == FRAMES and frames[0].shape == (480, 640, 3)
+
+
+def test_live_source_reconnects_after_dropping_out(video):
+    # As a "live" source the file drops out at its end; the grabber reopens it and goes on.
+    path, _ = video
+    src = FrameSource(CameraOptions(source=str(path), live=True, reconnect_seconds=2))
+    got = 0
+    for _ in src:
+        got += 1
+        time.sleep(0.01)
+        if src.reconnects >= 2:
+            break
+    src.stop()
+    assert src.reconnects >= 2 and got >= 1
+
+
+def test_missing_source_gives_up_after_bounded_wait(tmp_path):
+    t0 = time.perf_counter()
+    with pytest.raises(CameraError, match="cannot open"):
+        FrameSource(CameraOptions(source=str(tmp_path / "nocam.avi"), live=True, reconnect_seconds=0.6))
+    assert time.perf_counter() - t0 < 3
+
+
+def test_picamera_without_picamera2_is_a_clear_error():
+    try:
+        import picamera2  # noqa: F401
+
+        pytest.skip("Picamera2 is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(CameraError, match="python3-picamera2"):
+        FrameSource(CameraOptions(source="picamera"))
+
+
+def _cli(args, model_path, **kw):
+    env = dict(os.environ, DIGITS_MODEL=str(model_path), PYTHONPATH=str(ROOT))
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge_runtime", "camera", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env, cwd=ROOT, **kw,
+    )
+
+
+def test_cli_reads_frames_and_saves_with_fps(video, model_path, tmp_path):
+    path, text = video
+    p = _cli(["--source", str(path), "--json", "--max-frames", "3", "--save", str(tmp_path)], model_path)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["frame"] for r in records] == [0, 1, 2]
+    assert all(r["source"] == str(path) and r["text"] == text and "fps" in r for r in records)
+    assert len(list(tmp_path.glob("frame_*.jpg"))) == 3
+    p = _cli(["--source", str(path)], model_path)  # to the end of the file
+    out, _ = p.communicate(timeout=60)
+    assert p.returncode == 0 and len(out.splitlines()) == FRAMES
+
+
+def test_cli_stops_on_sigterm(model_path, tmp_path):
+    long_video = tmp_path / "long.avi"
+    writer = cv2.VideoWriter(str(long_video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    frame = np.full((240, 320, 3), 200, np.uint8)
+    cv2.putText(frame, "42", (100, 160), cv2.FONT_HERSHEY_SIMPLEX, 3, (20, 20, 20), 8)
+    for _ in range(3000):
+        writer.write(frame)
+    writer.release()
+    p = _cli(["--source", str(long_video)], model_path)
+    p.stdout.readline()  # running: the first frame was read
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 0, err
+    assert len(out.splitlines()) + 1 < 3000  # stopped early, cleanly
+
+
+def test_unopenable_source_exits_nonzero_with_message(model_path, tmp_path):
+    p = _cli(["--source", str(tmp_path / "none.avi"), "--reconnect-seconds", "0.5"], model_path)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 1 and "cannot open camera source" in err

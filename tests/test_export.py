@@ -1,0 +1,259 @@
+"""export/: the real converter and the real LiteRT interpreter on a small trained LSTM.
+
+A 16-unit LSTM trained for one epoch on 6,000 images stands in for the shipped
+model (the shapes, graphs and ops are the same; only accuracy differs), so the
+whole file runs in about a minute and a half.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+MNIST = os.environ.get("MNIST_PATH")
+pytestmark = pytest.mark.skipif(not MNIST, reason="MNIST_PATH is not set (point it at mnist.npz)")
+
+UNITS = 16
+TEST_IMAGES = 2000  # verification subset: keeps each variant's check under a second
+VARIANTS = ("fused_float32", "fused_int8", "unrolled_int8")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def options(tmp: Path, **kw):
+    from export.run import ExportOptions
+
+    base = dict(runs_dir=tmp / "runs", out_dir=tmp / "models", archs=("lstm",), variants=VARIANTS,
+                mnist=MNIST, train=False, test_images=TEST_IMAGES, calibration_samples=200,
+                quant_tolerance_pp=3.0)  # a 1-epoch model is noisier under int8 than the real one
+    base.update(kw)
+    return ExportOptions(**base)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """runs/lstm/{model.keras, config.json} of a small LSTM, plus its Keras test logits."""
+    from training.data import load_mnist
+    from training.models import build_model
+    from training.tfkeras import keras
+
+    tmp = tmp_path_factory.mktemp("export")
+    data = load_mnist(MNIST)
+    keras.utils.set_random_seed(0)
+    model = build_model("lstm", UNITS)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(data.x_train[:6000] / 255.0, data.y_train[:6000], epochs=1, batch_size=64, verbose=0)
+    run = tmp / "runs" / "lstm"
+    run.mkdir(parents=True)
+    model.save(run / "model.keras")
+    (run / "config.json").write_text(json.dumps({"arch": "lstm", "units": UNITS, "epochs": 1,
+                                                 "data_sha256": data.sha256}))
+    (run / "metrics.json").write_text("{}")  # written last by training: marks the run complete
+    x = data.x_test[:TEST_IMAGES].astype(np.float32) / 255.0
+    return {"tmp": tmp, "x": x, "y": data.y_test[:TEST_IMAGES], "keras_logits": model.predict(x, verbose=0)}
+
+
+@pytest.fixture(scope="module")
+def exported(trained):
+    from export.run import run_export
+
+    lines: list[str] = []
+    result = run_export(options(trained["tmp"]), log=lines.append)
+    return {**trained, "result": result, "lines": lines, "out": trained["tmp"] / "models"}
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())
+
+
+@pytest.mark.slow
+def test_every_variant_ships_with_one_log_line_each(exported):
+    r = exported["result"]
+    assert [v.status for v in r.variants] == ["shipped"] * 3, [(v.name, v.reason) for v in r.variants]
+    for name in ("lstm_fused_float32", "lstm_fused_int8", "lstm_unrolled_int8"):
+        assert sum(line.startswith(name) for line in exported["lines"]) == 1
+        assert (exported["out"] / f"{name}.tflite").is_file()
+    assert not list(exported["out"].glob(".*")), "temporary files left behind"
+
+
+@pytest.mark.slow
+def test_fused_int8_has_fused_op_int8_io_and_repeats(exported):
+    from edge_runtime.classifier import DigitClassifier
+
+    clf = DigitClassifier(exported["out"] / "lstm_fused_int8.tflite")
+    ops = {op["op_name"] for op in clf.interpreter._get_ops_details()}
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in ops
+    assert clf.input.dtype == np.int8 and clf.output.dtype == np.int8
+    x = exported["x"][:3]
+    first = clf.logits(x)
+    assert np.array_equal(first, clf.logits(x)), "same images gave different logits: state not reset"
+    unrolled = DigitClassifier(exported["out"] / "lstm_unrolled_int8.tflite")
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in {op["op_name"] for op in unrolled.interpreter._get_ops_details()}
+
+
+@pytest.mark.slow
+def test_shipped_files_agree_with_keras(exported):
+    from edge_runtime.classifier import DigitClassifier
+
+    x, ref = exported["x"][:500], exported["keras_logits"][:500]
+    f32 = DigitClassifier(exported["out"] / "lstm_fused_float32.tflite").logits(x)
+    assert np.max(np.abs(f32 - ref)) < 1e-4
+    for name in ("lstm_fused_int8", "lstm_unrolled_int8"):
+        q = DigitClassifier(exported["out"] / f"{name}.tflite").logits(x)
+        # A weak 1-epoch model has many near ties, so int8 flips more of them than the real one.
+        assert np.mean(q.argmax(1) == ref.argmax(1)) >= 0.95, name
+
+
+@pytest.mark.slow
+def test_manifest_schema_and_hashes_match_files(exported):
+    from export.manifest import ENTRY_KEYS, check_manifest
+
+    out = exported["out"]
+    m = manifest(out)
+    assert check_manifest(out) == []
+    assert m["default"] in {e["name"] for e in m["models"]} and m["default_reason"]
+    for e in m["models"]:
+        assert set(ENTRY_KEYS) <= set(e)
+        assert e["sha256"] == sha256(out / e["file"]) and e["size_bytes"] == (out / e["file"]).stat().st_size
+        assert e["graph"] == e["name"].split("_")[1]
+        assert e["test_images"] == TEST_IMAGES and e["training"]["units"] == UNITS
+    acc = {e["name"]: e["test_accuracy"] for e in m["models"]}
+    y = exported["y"]
+    assert acc["lstm_fused_float32"] == pytest.approx(np.mean(exported["keras_logits"].argmax(1) == y), abs=1e-3)
+    int8 = next(e for e in m["models"] if e["name"] == "lstm_fused_int8")
+    assert int8["input"]["dtype"] == "int8" and int8["input"]["scale"] > 0
+
+
+@pytest.mark.slow
+def test_second_export_reuses_everything_quickly(exported):
+    from export.run import run_export
+
+    out = exported["out"]
+    before = (out / "manifest.json").stat().st_mtime_ns
+    t = time.perf_counter()
+    r = run_export(options(exported["tmp"]))
+    assert time.perf_counter() - t < 5
+    assert [v.status for v in r.variants] == ["cached"] * 3
+    assert (out / "manifest.json").stat().st_mtime_ns == before
+
+
+@pytest.mark.slow
+def test_converter_crash_and_accuracy_loss_fail_only_their_variant(exported, monkeypatch, tmp_path):
+    from export.convert import CRASH_HOOK_ENV
+    from export.run import run_export
+
+    out = tmp_path / "models"
+    shutil.copytree(exported["out"], out)
+    monkeypatch.setenv(CRASH_HOOK_ENV, "lstm_fused_float16")
+    r = run_export(options(exported["tmp"], out_dir=out, force=True, float_tolerance_pp=-5.0,
+                           variants=("fused_float16", "fused_float32", "fused_dynamic")))
+    status = {v.name: (v.status, v.reason) for v in r.variants}
+    assert status["lstm_fused_float16"] == ("failed", "converter crashed (signal 11, SIGSEGV)")
+    assert status["lstm_fused_float32"][0] == "failed" and "below Keras" in status["lstm_fused_float32"][1]
+    assert status["lstm_fused_dynamic"][0] == "shipped"
+    names = {e["name"] for e in manifest(out)["models"]}
+    # The failed float32 (its model is the same) is dropped, not left stale; the dynamic one is new;
+    # int8 files of the same model were not requested this time and stay listed.
+    assert names == {"lstm_fused_dynamic", "lstm_fused_int8", "lstm_unrolled_int8"}
+    assert not (out / "lstm_fused_float32.tflite").exists() and not (out / "lstm_fused_float16.tflite").exists()
+
+
+@pytest.mark.slow
+def test_interrupted_export_leaves_previous_models_intact(exported, monkeypatch, tmp_path):
+    import export.run
+    from export.run import run_export
+
+    out = tmp_path / "models"
+    shutil.copytree(exported["out"], out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(keras_path, arch, todo, work, **kwargs):  # Ctrl-C halfway through converting
+        (work / todo[0].file).write_bytes(b"half a model")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export.run, "run_children", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_export(options(exported["tmp"], out_dir=out, force=True))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_failed_manifest_write_undoes_the_file_swap(exported, monkeypatch, tmp_path):
+    import export.manifest
+    from export.manifest import commit
+
+    out, work = tmp_path / "models", tmp_path / "work"
+    shutil.copytree(exported["out"], out)
+    work.mkdir()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (work / "lstm_fused_int8.tflite").write_bytes(b"new int8 model")  # replaces a shipped file
+    (work / "lstm_fused_float16.tflite").write_bytes(b"new float16 model")  # a new file
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export.manifest, "write_manifest", disk_full)
+    with pytest.raises(OSError):
+        commit(out, work, ["lstm_fused_int8.tflite", "lstm_fused_float16.tflite"], {"models": []})
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+# ---------------------------------------------------------------- bad input via main()
+
+def test_unwritable_output_folder_is_one_clear_error(tmp_path, capsys):
+    from export.__main__ import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    t = time.perf_counter()
+    rc = main(["--runs", str(tmp_path / "runs"), "--out", str(blocker / "models")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and time.perf_counter() - t < 5
+    assert len(err) == 1 and err[0].startswith("error: output folder not writable:") and "a-file" in err[0]
+
+
+def test_corrupt_keras_file_is_one_clear_error(tmp_path, capsys):
+    from export.__main__ import main
+
+    run = tmp_path / "runs" / "lstm"
+    run.mkdir(parents=True)
+    (run / "model.keras").write_bytes(b"PK\x03\x04 truncated")
+    (run / "metrics.json").write_text("{}")
+    rc = main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "models")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("error: corrupt Keras model file:")
+    assert not (tmp_path / "models" / "manifest.json").exists()
+
+
+def test_no_trained_model_without_training_is_one_clear_error(tmp_path, capsys):
+    from export.__main__ import main
+
+    rc = main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "models"), "--no-train"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("error: no trained model for lstm")
+
+
+def test_missing_mnist_is_one_clear_error(trained, tmp_path, capsys):
+    from export.__main__ import main
+
+    rc = main(["--runs", str(trained["tmp"] / "runs"), "--out", str(tmp_path / "models"),
+               "--mnist", str(tmp_path / "nowhere.npz")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "MNIST file not found" in err[0] and "nowhere.npz" in err[0]
+
+
+def test_unknown_variant_is_rejected_before_work(tmp_path, capsys):
+    from export.__main__ import main
+
+    rc = main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "models"), "--variants", "fused_int4"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "quantization 'int4'" in err

@@ -1,0 +1,33 @@
+"""The bars on real photos ($DIGITS_PHOTOS_DIR) with the shipped default model."""
+import os
+from pathlib import Path
+
+import pytest
+
+from edge_runtime.evaluate import EvaluateOptions, evaluate, edit_distance
+
+
+def test_edit_distance():
+    assert edit_distance("1234", "1234") == 0
+    assert edit_distance("124", "1234") == 1
+    assert edit_distance("12345", "1234") == 1
+    assert edit_distance("1934", "1234") == 1
+    assert edit_distance("", "12") == 2
+
+
+@pytest.mark.slow
+def test_photos_meet_the_bars():
+    folder = os.environ.get("DIGITS_PHOTOS_DIR")
+    if not folder or not (Path(folder) / "labels.json").is_file():
+        pytest.skip("DIGITS_PHOTOS_DIR is not set (folder with labels.json)")
+    from edge_runtime.classifier import ModelError
+    from edge_runtime.manifest import default_model_path
+
+    try:
+        model = default_model_path()
+    except ModelError as exc:
+        pytest.skip(f"no shipped model: {exc}")
+    result = evaluate(EvaluateOptions(Path(folder), model=str(model)))
+    misses = [(s.name, s.text, s.label) for s in result.images if s.text != s.label]
+    assert result.digit_accuracy >= 0.95, misses
+    assert result.image_accuracy >= 0.80, misses

@@ -1,0 +1,66 @@
+"""normalize_digit: MNIST's own construction (20x20 fit, centre of mass, grey levels)."""
+import cv2
+import numpy as np
+import pytest
+
+from edge_runtime.preprocess import NormalizeOptions, normalize_digit, stroke_width
+
+
+def centre_of_mass(img):
+    ys, xs = np.mgrid[0 : img.shape[0], 0 : img.shape[1]]
+    return (img * ys).sum() / img.sum(), (img * xs).sum() / img.sum()
+
+
+def test_mnist_digits_come_back_almost_unchanged(mnist_test):
+    # MNIST digits already are what normalize_digit makes: it must be (nearly) the identity.
+    x, _ = mnist_test
+    corr = []
+    for d in x[:200]:
+        out = normalize_digit(d)
+        a, b = out.ravel(), d.astype(np.float32).ravel() / 255.0
+        corr.append(np.corrcoef(a, b)[0, 1])
+    assert np.median(corr) > 0.9, np.median(corr)
+
+
+def test_output_shape_range_and_centring():
+    img = np.zeros((120, 60), np.uint8)
+    cv2.line(img, (30, 10), (30, 110), 255, 8)  # a tall "1" near the left edge of its crop
+    cv2.line(img, (30, 10), (15, 30), 255, 8)
+    out = normalize_digit(img)
+    assert out.shape == (28, 28) and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() == pytest.approx(1.0)
+    cy, cx = centre_of_mass(out)
+    assert abs(cy - 13.5) < 1.0 and abs(cx - 13.5) < 1.0
+    ys, xs = np.nonzero(out > 0.1)
+    assert 18 <= ys.max() - ys.min() + 1 <= 21  # the longer side fits 20 px
+    assert xs.max() - xs.min() + 1 < 14  # aspect ratio kept: narrow stays narrow
+
+
+def test_grey_levels_not_binary():
+    img = np.zeros((200, 200), np.uint8)
+    cv2.circle(img, (100, 100), 70, 255, 12)
+    out = normalize_digit(img)
+    grey = ((out > 0.05) & (out < 0.95)).sum()
+    assert grey > 20  # anti-aliased edges
+
+
+def test_thin_strokes_are_thickened_and_thick_ones_thinned():
+    thin = np.zeros((400, 400), np.uint8)
+    cv2.circle(thin, (200, 200), 150, 255, 2)  # 2 px on a 300 px digit -> 0.13 px at 28x28
+    thick = np.zeros((100, 100), np.uint8)
+    cv2.circle(thick, (50, 50), 35, 255, 22)
+    as_is = NormalizeOptions(stroke_range=(0.0, 1e9))
+    for img in (thin, thick):
+        w = stroke_width(normalize_digit(img) > 0.5)
+        assert 1.5 <= w <= 4.0, w  # MNIST by the same measure: 1.9-3.5 (10th-90th percentile)
+    assert normalize_digit(thin).sum() > 2 * normalize_digit(thin, as_is).sum()
+    assert normalize_digit(thick).sum() < 0.8 * normalize_digit(thick, as_is).sum()
+
+
+def test_uint8_and_float_agree_and_empty_is_zero():
+    img = np.zeros((50, 40), np.uint8)
+    cv2.putText(img, "7", (5, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 255, 4)
+    np.testing.assert_allclose(normalize_digit(img), normalize_digit(img.astype(np.float32) / 255), atol=1e-5)
+    assert not normalize_digit(np.zeros((10, 10), np.uint8)).any()
+    with pytest.raises(ValueError):
+        normalize_digit(np.zeros((10, 10, 3), np.uint8))

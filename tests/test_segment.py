@@ -1,0 +1,85 @@
+"""find_digits / reading_order on rendered paper photos (benchmarks.scenes) and drawn cases."""
+import cv2
+import numpy as np
+import pytest
+
+from benchmarks.scenes import render_sheet
+from edge_runtime.segment import find_digits, ink_map, reading_order
+
+
+def grey(img):
+    return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+
+
+@pytest.mark.parametrize("seed,rows,n", [(1, 1, 6), (5, 2, 8), (3, 3, 9), (4, 1, 1)])
+def test_finds_one_box_per_digit_on_degraded_paper(clean_digits, seed, rows, n):
+    x, y = clean_digits
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(x), n, replace=False)
+    img, text = render_sheet(x[idx], y[idx], rng, rows=rows)
+    blobs = find_digits(grey(img))
+    assert len(blobs) == len(text)
+    # Reading order: the boxes' rows go down, and within a row the boxes go right.
+    centres = [(b.box[0] + b.box[2] / 2, b.box[1] + b.box[3] / 2) for b in blobs]
+    per_row = int(np.ceil(n / rows))
+    for r in range(rows):
+        row = centres[r * per_row : (r + 1) * per_row]
+        assert all(a[0] < b[0] for a, b in zip(row, row[1:]))
+    if rows > 1:
+        assert centres[0][1] < centres[-1][1]
+
+
+def test_light_ink_on_dark_board(clean_digits):
+    x, y = clean_digits
+    rng = np.random.default_rng(7)
+    img, text = render_sheet(x[:5], y[:5], rng, invert=True, shadow=False)
+    assert len(find_digits(grey(img))) == len(text)
+
+
+def test_blank_page_and_grid_paper_have_no_digits():
+    rng = np.random.default_rng(0)
+    page = np.clip(rng.normal(200, 4, (480, 640)), 0, 255).astype(np.uint8)
+    page = cv2.GaussianBlur(page, (0, 0), 1.0)
+    assert find_digits(page) == []
+    for k in range(0, 640, 40):  # grey grid lines
+        cv2.line(page, (k, 0), (k, 479), 150, 2)
+    for k in range(0, 480, 40):
+        cv2.line(page, (0, k), (639, k), 150, 2)
+    assert find_digits(page) == []
+    cv2.circle(page, (320, 240), 60, 20, 6)  # a "0" drawn over the grid is found, alone
+    blobs = find_digits(page)
+    assert len(blobs) == 1
+    x0, y0, w, h = blobs[0].box
+    assert abs(x0 + w / 2 - 320) < 10 and 110 < h < 140
+
+
+def test_broken_strokes_are_one_digit():
+    img = np.full((300, 400), 230, np.uint8)
+    # A "5" whose top bar is separate from its body, next to an open "4" in two strokes.
+    cv2.line(img, (60, 100), (130, 100), 30, 6)
+    cv2.ellipse(img, (90, 160), (40, 45), 0, -100, 170, 30, 6)
+    cv2.line(img, (65, 110), (62, 125), 30, 6)
+    cv2.line(img, (250, 70), (230, 170), 30, 6)
+    cv2.line(img, (230, 170), (300, 170), 30, 6)
+    cv2.line(img, (285, 70), (285, 230), 30, 6)
+    blobs = find_digits(img)
+    assert len(blobs) == 2
+
+
+def test_reading_order_sloped_row_and_column():
+    # A row climbing steeply to the right stays one row.
+    sloped = [(0, 200, 40, 80), (60, 160, 40, 80), (120, 120, 40, 80), (180, 80, 40, 80)]
+    below = [(0, 400, 40, 80), (60, 400, 40, 80)]
+    boxes = below + sloped[::-1]
+    order = reading_order(boxes)
+    assert [boxes[i] for i in order] == sloped + below
+    column = [(100, 300, 40, 60), (100, 0, 40, 60), (100, 150, 40, 60)]
+    assert [column[i][1] for i in reading_order(column)] == [0, 150, 300]
+
+
+def test_ink_map_ignores_smooth_shadow():
+    img = np.full((480, 640), 220, np.float32)
+    img[:, 320:] *= 0.55  # a shadow over the right half
+    img = cv2.GaussianBlur(img, (0, 0), 6).astype(np.uint8)
+    ink = ink_map(img)
+    assert np.percentile(ink, 99) < 0.1

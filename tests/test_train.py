@@ -1,0 +1,143 @@
+"""training/train.py and the CLI: real (short) training, resume after an interruption, artefacts."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.__main__ import main
+from training.data import load_mnist
+from training.models import build_model
+from training.tfkeras import keras
+from training.train import Checkpoints, RunLock, TrainOptions, fingerprint, load_trained, train
+
+ARTEFACTS = ("model.keras", "config.json", "history.json", "curve.png", "metrics.json", "confusion.json", "confusion.png")
+
+needs_mnist = pytest.mark.skipif(not os.environ.get("MNIST_PATH"), reason="MNIST_PATH is not set (point it at mnist.npz)")
+
+
+def tiny(out: Path, **kw) -> TrainOptions:
+    """A few seconds of training; deterministic=False keeps TF's process-wide switch off in pytest."""
+    base = dict(arch="lstm", units=16, out_dir=str(out), train_limit=1000, batch_size=100, epochs=2,
+                lr=5e-3, schedule="constant", deterministic=False, unroll_training=False)
+    return TrainOptions(**{**base, **kw})
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_interrupted_run_resumes_and_matches_uninterrupted(tmp_path):
+    run = tmp_path / "run"
+
+    def die_after_first_epoch(msg):
+        if msg.startswith("epoch   1/"):
+            raise KeyboardInterrupt  # as if killed right after the epoch-1 checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(run), log=die_after_first_epoch)
+    assert not (run / "model.keras").exists() and not (run / "metrics.json").exists()
+    first_epoch = json.loads((run / "checkpoints" / "state.json").read_text())["history"][0]
+
+    resumed = train(tiny(run))
+    assert resumed.resumed_from == 1 and resumed.epochs == 2 and resumed.steps == 20
+    assert resumed.history[0] == first_epoch  # continued, not redone
+    assert all((run / name).is_file() for name in ARTEFACTS)
+
+    straight = train(tiny(tmp_path / "straight"))
+    assert straight.resumed_from == 0
+    # same data order, optimizer state and weights => the same second epoch
+    assert resumed.history[1]["loss"] == pytest.approx(straight.history[1]["loss"], rel=1e-4)
+    assert resumed.test_accuracy == pytest.approx(straight.test_accuracy, abs=2e-3)
+
+
+def test_checkpoints_of_other_options_are_not_resumed(tmp_path):
+    model = build_model("lstm", units=4)
+    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer.build(model.trainable_variables)
+    Checkpoints(tmp_path, model, optimizer, "aaaa").save({"epoch": 1, "step": 10, "history": []})
+    messages = []
+    assert Checkpoints(tmp_path, model, optimizer, "bbbb").load(messages.append) is None
+    assert "other options" in messages[0]
+    state = Checkpoints(tmp_path, model, optimizer, "aaaa").load(messages.append)
+    assert state["epoch"] == 1 and state["step"] == 10
+    (tmp_path / "epoch-001.index").unlink()  # a damaged checkpoint means a clean restart, not a crash
+    assert Checkpoints(tmp_path, model, optimizer, "aaaa").load(messages.append) is None
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_cli_trains_beyond_chance_and_writes_all_artefacts(tmp_path, capsys):
+    out = tmp_path / "lstm"
+    code = main(["--out", str(out), "--train-limit", "3000", "--epochs", "2", "--batch-size", "64",
+                 "--schedule", "constant", "--lr", "5e-3", "--no-augment", "--no-deterministic"])
+    stdout = capsys.readouterr().out
+    assert code == 0
+    assert "predicted:" in stdout and "actual:" in stdout and "epoch   2/2" in stdout
+    for name in ARTEFACTS:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.6  # chance is 0.1; 3000 images x 2 epochs give ~0.85
+    assert metrics["params"] == 24458  # the lesson's LSTM-64 + dense 10
+    for key in ("train_seconds", "epochs", "per_class_accuracy"):
+        assert key in metrics, key
+
+    model, config = load_trained(out)
+    assert config["options"]["arch"] == "lstm" and config["options"]["units"] == 64
+    assert len(config["data_sha256"]) == 64 and "tensorflow" in config["versions"]
+    assert not model.get_layer("recurrent").unroll  # saved as the loop graph (fused LSTM export)
+    data = load_mnist()
+    logits = model(data.x_test[:10].astype("float32") / 255).numpy()
+    assert logits.argmax(1).tolist() == metrics["first10_predicted"]
+    assert metrics["first10_true"] == data.y_test[:10].tolist()
+    confusion = np.array(json.loads((out / "confusion.json").read_text())["matrix"])
+    assert confusion.sum() == 10000
+    assert np.trace(confusion) / 10000 == pytest.approx(metrics["test_accuracy"])
+
+
+def test_fingerprint_ignores_length_but_not_decisive_options():
+    base = TrainOptions()
+    fp = fingerprint(base, "data")
+    assert fingerprint(dataclasses.replace(base, epochs=99, out_dir="x"), "data") == fp  # may extend a run
+    for change in (dict(lr=1e-3), dict(seed=1), dict(augment=False), dict(units=32), dict(batch_size=64)):
+        assert fingerprint(dataclasses.replace(base, **change), "data") != fp, change
+    assert fingerprint(base, "other data") != fp
+
+
+def test_cli_reports_missing_mnist_in_one_line(tmp_path, capsys):
+    code = main(["--mnist", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0
+    assert "missing.npz" in err and "not found" in err
+
+
+def test_second_training_into_the_same_folder_is_refused(tmp_path):
+    (tmp_path / ".train.lock").write_text(str(os.getppid()))  # a live process holds the folder
+    with pytest.raises(RuntimeError, match="being trained by process"):
+        train(tiny(tmp_path))
+    (tmp_path / ".train.lock").write_text("999999999")  # stale lock of a killed run is taken over
+    with RunLock(tmp_path):
+        assert (tmp_path / ".train.lock").read_text() == str(os.getpid())
+    assert not (tmp_path / ".train.lock").exists()
+
+
+def test_bad_option_is_named():
+    with pytest.raises(ValueError, match="'adamw'"):
+        TrainOptions(schedule="adamw").check()
+    with pytest.raises(ValueError, match="lr"):
+        TrainOptions(lr=0).check()
+
+
+def test_load_trained_missing_run_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m training"):
+        load_trained(tmp_path / "nothing")
+
+
+def test_lesson_recipe_matches_the_lesson():
+    o = TrainOptions.lesson()
+    assert (o.batch_size, o.lr, o.steps, o.eval_every, o.eval_on, o.units) == (64, 0.01, 150, 15, "test", 64)
+    assert o.schedule == "constant" and o.arch == "lstm" and not o.augment
+    assert str(o.run_dir) == "runs/lstm_lesson"  # never overwrites the shipped runs/lstm
