@@ -2,15 +2,17 @@
 # virtual environment in .venv first (once; again when pyproject.toml changes).
 #   make export      train if needed, convert, verify, write models/
 #   make test        the test suite
-#   make train       train the default models (ARGS="--arch gru" etc. to change)
+#   make train       train the LSTM with the default recipe (ARGS="--arch gru" etc. to change)
+#   make train-all   retrain every committed run in runs/ (four architectures + the lesson)
 #   make bench       the full benchmark report (benchmarks/reports/)
 #   make bench-edge  the TensorFlow-free part of the report (runs on a Raspberry Pi)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
+PHOTOS ?= $(DIGITS_PHOTOS_DIR)
 
-.PHONY: setup setup-edge train export test bench bench-edge clean
+.PHONY: setup setup-edge train train-all export test bench bench-edge eval clean
 
 setup: $(VENV)/.installed-dev
 setup-edge: $(VENV)/.installed-edge
@@ -29,6 +31,18 @@ $(VENV)/.installed-edge: pyproject.toml | $(VENV)/bin/python
 
 train: setup
 	$(PY) -m training $(ARGS)
+
+train-all: setup
+	$(PY) -m training --arch lstm
+	$(PY) -m training --arch lstm --no-augment --epochs 24 --out runs/lstm_plain
+	$(PY) -m training --arch gru
+	$(PY) -m training --arch rnn
+	$(PY) -m training --arch peephole
+	$(PY) -m training --recipe lesson
+
+# Score the edge program on a folder of labelled photos (labels.json beside them).
+eval: setup-edge
+	$(PY) -m edge_runtime.evaluate $(PHOTOS) $(ARGS)
 
 export: setup
 	$(PY) -m export $(ARGS)
