@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -75,6 +76,8 @@ class BenchResult:
     pipeline: dict = field(default_factory=dict)
     confusion: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    startup: list[dict] = field(default_factory=list)
+    """Edge program launches (benchmarks.startup_bench), one entry per image."""
     latency_samples: dict = field(default_factory=dict, repr=False)
     """row name -> {threads: latency ns array}; only for the plots, not written to JSON."""
     seconds: float = 0.0
@@ -187,6 +190,9 @@ def run(options: BenchOptions) -> BenchResult:
         t0 = time.perf_counter()
         res.pipeline = _pipeline(options, entries, x, y, work, res)
         say(f"  {'pipeline':<28} {time.perf_counter() - t0:5.1f} s")
+        t0 = time.perf_counter()
+        res.startup = _startup(options, entries, manifest, work, res)
+        say(f"  {'edge program start-up':<28} {time.perf_counter() - t0:5.1f} s")
     res.seconds = time.perf_counter() - t_start
     return res
 
@@ -339,6 +345,28 @@ def _pipeline(options: BenchOptions, entries: list[dict], x, y, work: Path, res:
     res.notes += [f"pipeline with {name}: not measured ({e['error']})" for name, e in out["models"].items() if "error" in e]
     out["frames"] = len(frames)
     out["photos"] = len(photos) if photos else 0
+    return out
+
+
+def _startup(options: BenchOptions, entries: list[dict], manifest: dict, work: Path, res: BenchResult) -> list[dict]:
+    """Launch the edge program on a synthetic frame and on the largest real photo, default model."""
+    from benchmarks.startup_bench import measure_startup
+
+    default = next((e for e in entries if e["name"] == manifest.get("default")), None)
+    if default is None or not Path(default["path"]).is_file():
+        res.notes.append("edge program start-up not measured: no default model file")
+        return []
+    images = sorted((work / "frames").glob("*.jpg"))[:1]
+    if options.pipeline.photos_dir is not None:
+        photos = [p.path for p in real_photos(Path(options.pipeline.photos_dir))]
+        if photos:
+            images.append(max(photos, key=lambda p: p.stat().st_size))
+    out = []
+    for image in images:
+        try:
+            out.append(measure_startup(Path(default["path"]), image, runs=2 if options.quick else 7, cwd=PROJECT))
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            res.notes.append(f"edge program start-up on {image.name}: not measured ({exc})")
     return out
 
 

@@ -357,10 +357,29 @@ def build_json(result, all_threads: str, plots: dict) -> dict:
         "quantization_costs": quantization_costs(rows),
         "manifest_accuracy_check": manifest_check(rows, result.manifest, int(result.options["test_images"])),
         "pipeline": result.pipeline,
+        "startup": result.startup,
         "confusion_default": result.confusion,
         "plots": plots,
         "notes": result.notes,
     }
+
+
+def edge_targets(report: dict) -> list[str]:
+    """Summary lines for the edge program's own targets: frame budget, start-up, memory."""
+    lines = []
+    frames = ((report["pipeline"].get("models") or {}).get(report["default_model"]) or {}).get("frames")
+    if frames and frames.get("process_ms") == frames.get("process_ms"):  # not NaN
+        n = report["options"]["pipeline"]["digits_per_frame"]
+        ms = frames["process_ms"]
+        lines.append(f"640x480 frame with {n} digits, default model, one thread: find + normalize + classify "
+                     f"{ms:.1f} ms (median; fastest {frames['process_ms_min']:.1f} ms); target <= 5 ms: "
+                     f"{'met' if ms <= 5 else '**NOT met**'}.")
+    for s in report.get("startup") or []:
+        ok = s["wall_ms_median"] < 1500 and s["peak_rss_mb"] < 150
+        lines.append(f"Edge program from launch to the result for {Path(s['image']).name}: {s['wall_ms_median']:.0f} ms "
+                     f"(median of {s['runs']}), peak memory {s['peak_rss_mb']:.0f} MB; targets < 1.5 s and < 150 MB: "
+                     f"{'met' if ok else '**NOT met**'}.")
+    return lines
 
 
 def render_markdown(report: dict, command: str) -> str:
@@ -402,6 +421,7 @@ def render_markdown(report: dict, command: str) -> str:
                              f"ONNX/default = {v['ratio']:.2f}).")
     else:
         lines.append("- No default model was measured (see Notes).")
+    lines += [f"- {line}" for line in edge_targets(report)]
     for q in report["quantization_costs"]:
         lines.append(f"- {q}")
     mc = report["manifest_accuracy_check"]
@@ -462,6 +482,16 @@ def render_markdown(report: dict, command: str) -> str:
                       pipeline_table(pipe, "photos", report["default_model"]), ""]
     else:
         lines += ["Not measured (see Notes).", ""]
+
+    if report.get("startup"):
+        lines += ["## Edge program: start-up and memory", "",
+                  "`python -m edge_runtime image IMAGE --json` with the default model, launched fresh each time: "
+                  "wall time from launch to exit (Python start, imports, model load, decode, find, normalize, "
+                  "classify, output) and the process's peak resident memory (VmHWM).", "",
+                  table(["image", "launches", "wall time median (min-max)", "peak memory", "read"],
+                        [[Path(s["image"]).name, str(s["runs"]),
+                          f"{s['wall_ms_median']:.0f} ms ({s['wall_ms_min']:.0f}-{s['wall_ms_max']:.0f})",
+                          f"{s['peak_rss_mb']:.0f} MB", f"`{s['text']}`"] for s in report["startup"]]), ""]
 
     plots = report["plots"]
     if plots:

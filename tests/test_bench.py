@@ -153,6 +153,11 @@ def _check_common(report: dict, out: Path, manifest: dict, models_dir: Path) -> 
         frames = report["pipeline"]["models"][name]["frames"]
         assert frames["images"] == 3 and 0.0 <= frames["digit_accuracy"] <= 1.0
         assert set(frames["stage_ms"]) == {"decode", "find", "normalize", "classify"}
+        assert frames["process_ms"] > 0
+    assert report["startup"], "the edge program's start-up was not measured"
+    for launch in report["startup"]:  # the real edge program, launched as a user would
+        assert launch["wall_ms_median"] > 0 and launch["peak_rss_mb"] > 0
+        assert launch["text"] and set(launch["text"]) <= set("0123456789?")
     for key, png in report["plots"].items():
         assert (out / png).stat().st_size > 1000 and png in md, key
     assert report["machine"]["cpu"] and report["machine"]["versions"]["numpy"]
