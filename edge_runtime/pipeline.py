@@ -19,10 +19,23 @@ import numpy as np
 from edge_runtime.preprocess import DEFAULT as NORMALIZE_DEFAULT
 from edge_runtime.preprocess import NormalizeOptions, normalize_digit
 from edge_runtime.segment import DEFAULT as SEGMENT_DEFAULT
-from edge_runtime.segment import SegmentOptions, find_digits
+from edge_runtime.segment import Blob, SegmentOptions, find_digit_candidates
 
 UNSURE = "?"
 """Shown instead of a digit whose confidence is below min_confidence."""
+
+
+def _clearly_better(new: tuple[float, float, int], old: tuple[float, float, int]) -> bool:
+    """Whether candidate ``new`` (mean confidence, mean confidence x ink peak, count) beats
+    ``old``: about as confident (at most 0.02 less) and either 1.6x the confidence x contrast,
+    or 4x the blobs or 0.2 more mean confidence with no less of it. (Measured on the dev photos,
+    their negatives and the seed image's, under scaling, rotation, noise, blur and contrast
+    changes: the wrong candidate never passed, the right one always did.)"""
+    if old[2] == 0:
+        return new[2] > 0
+    if new[0] < old[0] - 0.02:
+        return False
+    return new[1] >= 1.6 * old[1] or (new[1] >= old[1] and (new[2] >= 4 * old[2] or new[0] >= old[0] + 0.2))
 
 
 @dataclass(frozen=True)
@@ -76,17 +89,39 @@ class DigitReader:
         """uint8 BGR (H, W, 3) or grey (H, W) image -> Reading."""
         t0 = time.perf_counter()
         grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        blobs = find_digits(grey, self.segment)
+        candidates = find_digit_candidates(grey, self.segment)
         t1 = time.perf_counter()
-        x = np.stack([normalize_digit(b.ink, self.normalize) for b in blobs]) if blobs else np.zeros((0, 28, 28), np.float32)
-        t2 = time.perf_counter()
-        probs = self.classifier.probabilities(x) if len(x) else np.zeros((0, 10), np.float32)
-        t3 = time.perf_counter()
+        tn = tc = 0.0  # normalize / classify ms
+        best = None
+        # One candidate list, or two when the ink's polarity (dark on light or light on dark)
+        # is ambiguous: the likelier one first. The wrong polarity finds loop interiors, paper
+        # between strokes and show-through: fainter blobs, read with less confidence. So the
+        # other replaces the first only when it reads at least about as confidently and its
+        # blobs are clearly stronger (mean confidence x ink contrast) or far more numerous.
+        for blobs in candidates:
+            x, probs, dt_n, dt_c = self._classify(blobs)
+            tn, tc = tn + dt_n, tc + dt_c
+            conf = probs.max(axis=1) if len(probs) else np.zeros(0, np.float32)
+            peak = np.array([float(b.ink.max()) for b in blobs], np.float32)
+            score = (float(conf.mean()), float((conf * peak).mean()), len(blobs)) if len(blobs) else (0.0, 0.0, 0)
+            if best is None or _clearly_better(score, best[0]):
+                best = (score, blobs, x, probs)
+        _, blobs, x, probs = best
         labels = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
         digits = [Digit(int(k), float(p[k]), b.box) for k, p, b in zip(labels, probs, blobs)]
         text = "".join(str(d.label) if d.confidence >= self.min_confidence else UNSURE for d in digits)
-        ms = {"find": (t1 - t0) * 1e3, "normalize": (t2 - t1) * 1e3, "classify": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
+        find = (t1 - t0) * 1e3
+        ms = {"find": find, "normalize": tn, "classify": tc, "total": find + tn + tc}
         return Reading(digits=digits, text=text, timings_ms=ms, inputs=x)
+
+    def _classify(self, blobs: list[Blob]) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """blobs -> ((n, 28, 28) inputs, (n, 10) probabilities, normalize ms, classify ms)."""
+        t0 = time.perf_counter()
+        x = np.stack([normalize_digit(b.ink, self.normalize) for b in blobs]) if blobs else np.zeros((0, 28, 28), np.float32)
+        t1 = time.perf_counter()
+        probs = self.classifier.probabilities(x) if len(x) else np.zeros((0, 10), np.float32)
+        t2 = time.perf_counter()
+        return x, probs, (t1 - t0) * 1e3, (t2 - t1) * 1e3
 
 
 def main(argv: list[str] | None = None) -> int:

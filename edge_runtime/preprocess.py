@@ -91,15 +91,17 @@ def normalize_digit(crop: np.ndarray, options: NormalizeOptions = DEFAULT) -> np
     ink = _adjust_stroke(ink, scale, options)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    small = np.clip(cv2.resize(ink, (nw, nh), interpolation=interp), 0.0, 1.0)
+    small = cv2.resize(ink, (nw, nh), interpolation=interp)
+    np.minimum(np.maximum(small, 0.0, out=small), 1.0, out=small)  # (np.clip: ~10x the overhead)
     # Centre of mass -> centre of the field; the shift is clipped so the digit stays inside.
     m = cv2.moments(small)
     if m["m00"] <= 0:
         return out
     cy, cx = m["m01"] / m["m00"], m["m10"] / m["m00"]
     half = options.size / 2.0  # MNIST's centres of mass sit at pixel (14, 14)
-    top = int(np.clip(round(half - cy), 0, options.size - nh))
-    left = int(np.clip(round(half - cx), 0, options.size - nw))
+    # (Python min/max: np.clip on a scalar costs ~10 us, a third of this function.)
+    top = min(max(round(half - cy), 0), options.size - nh)
+    left = min(max(round(half - cx), 0), options.size - nw)
     out[top : top + nh, left : left + nw] = small
     peak = out.max()
     return out / peak if peak > 0 else out

@@ -61,3 +61,39 @@ def test_ten_digit_frame_is_fast(reader, clean_digits):
         times.append(reader.read(img).timings_ms["total"])
     # The bar is 5 ms on an idle core; this shared CI box gets slack.
     assert np.median(times) < 50, times
+
+
+def test_reads_chalk_on_a_board_with_shadow(reader, clean_digits):
+    # Light ink on a dark board, with the hard shadow and uneven light of render_sheet.
+    x, y = clean_digits
+    correct = total = 0
+    for k in range(6):
+        rng = np.random.default_rng(200 + k)
+        idx = rng.choice(len(x), 9, replace=False)
+        img, text = render_sheet(x[idx], y[idx], rng, rows=1 + k % 3, invert=True)
+        got = reader.read(img).text
+        correct += max(0, len(text) - edit_distance(got, text))
+        total += len(text)
+    assert correct / total >= 0.9, f"{correct}/{total}"
+
+
+def test_inverted_seed_image_reads_9(reader):
+    # A tight crop of thick marker: both polarities look plausible to the cheap tests, so
+    # the reader compares the two candidates; the negative must still read 9.
+    path = os.environ.get("DIGITS_SEED_IMAGE")
+    if not path:
+        pytest.skip("DIGITS_SEED_IMAGE is not set")
+    assert reader.read(cv2.bitwise_not(load_image(path))).text == "9"
+
+
+def test_clearly_better_candidate():
+    from edge_runtime.pipeline import _clearly_better
+
+    # (mean confidence, mean confidence x ink peak, count)
+    many_faint = (0.74, 0.32, 55)
+    strong = (0.94, 0.75, 17)
+    assert _clearly_better(strong, many_faint) and not _clearly_better(many_faint, strong)
+    one_sure_blob = (1.0, 0.52, 1)  # a loop interior read as a confident 0
+    assert not _clearly_better(one_sure_blob, strong)
+    assert _clearly_better(strong, (0.0, 0.0, 0))
+    assert not _clearly_better((0.0, 0.0, 0), strong)

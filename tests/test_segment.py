@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from benchmarks.scenes import render_sheet
-from edge_runtime.segment import find_digits, ink_map, reading_order
+from edge_runtime.segment import find_digit_candidates, find_digits, ink_map, polarity, reading_order
 
 
 def grey(img):
@@ -34,6 +34,42 @@ def test_light_ink_on_dark_board(clean_digits):
     rng = np.random.default_rng(7)
     img, text = render_sheet(x[:5], y[:5], rng, invert=True, shadow=False)
     assert len(find_digits(grey(img))) == len(text)
+
+
+@pytest.mark.parametrize("seed", [2, 3, 30])
+def test_chalk_in_a_hard_shadow_is_found(clean_digits, seed):
+    # Light ink under a shadow: the shadow dims chalk and board alike, so chalk in the shadow
+    # must not read as much fainter than chalk in the light (and be dropped as faint).
+    x, y = clean_digits
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(x), 12, replace=False)
+    img, text = render_sheet(x[idx], y[idx], rng, rows=3, invert=True)
+    assert len(find_digits(grey(img))) == len(text)
+
+
+def test_polarity_of_paper_and_board(clean_digits):
+    x, y = clean_digits
+    for seed in range(3):
+        img, _ = render_sheet(x[:8], y[:8], np.random.default_rng(seed), rows=2)
+        g = cv2.resize(grey(img), (320, 240), interpolation=cv2.INTER_AREA)
+        assert polarity(g) is True
+        assert polarity(cv2.bitwise_not(g)) is False
+        board, _ = render_sheet(x[:8], y[:8], np.random.default_rng(seed), rows=2, invert=True)
+        assert polarity(cv2.resize(grey(board), (320, 240), interpolation=cv2.INTER_AREA)) is False
+
+
+def test_negative_gives_the_same_boxes(clean_digits):
+    # A photo's negative is light ink on a dark ground: the same digits, in the same places.
+    # (Black ink: faint pencil in a shadow is the negative's weak spot, see _light_to_dark_lut.)
+    x, y = clean_digits
+    for seed in (1, 4, 6):
+        rng = np.random.default_rng(seed)
+        img, text = render_sheet(x[10:19], y[10:19], rng, rows=3, ink="black")
+        pos = [b.box for b in find_digits(grey(img))]
+        neg = [b.box for b in find_digit_candidates(cv2.bitwise_not(grey(img)))[0]]
+        assert len(pos) == len(text) and len(neg) == len(text)
+        for a, b in zip(pos, neg):
+            assert max(abs(u - v) for u, v in zip(a, b)) <= 4, (a, b)
 
 
 def test_blank_page_and_grid_paper_have_no_digits():
