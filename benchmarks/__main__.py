@@ -11,7 +11,6 @@ peaks); the parent never imports TensorFlow.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -26,6 +25,7 @@ import numpy as np
 from benchmarks import sysinfo
 from benchmarks.models_bench import ChildError, TimingOptions, run_child
 from benchmarks.pipeline_bench import PipelineOptions, real_photos, render_frames, run_pipeline
+from export.manifest import sha256_file  # stdlib only: no TensorFlow
 
 PROJECT = Path(__file__).resolve().parents[1]
 REPORTS_DIR = Path(__file__).resolve().parent / "reports"
@@ -84,14 +84,6 @@ class BenchResult:
 
 
 # ---------------------------------------------------------------- inputs
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_models(models_dir: Path) -> tuple[dict, list[dict]]:
