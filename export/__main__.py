@@ -37,8 +37,8 @@ def parse_options(argv: list[str] | None = None) -> ExportOptions:
     p.add_argument("--mnist", default=None, help="mnist.npz (default: $MNIST_PATH, else ~/.keras/datasets)")
     p.add_argument("--no-train", action="store_true", help="fail instead of training a missing model")
     p.add_argument("--force", action="store_true", help="convert and verify again even if up to date (never retrains)")
-    p.add_argument("--calibration-samples", type=int, default=2000,
-                   help="training images to calibrate int8 (default: 2000)")
+    p.add_argument("--calibration-samples", type=int, default=ExportOptions.calibration_samples,
+                   help=f"training images to calibrate int8 (default: {ExportOptions.calibration_samples})")
     p.add_argument("--test-images", type=int, default=None, help="verify on the first N test images (default: all 10000)")
     a = p.parse_args(argv)
     return ExportOptions(

@@ -48,7 +48,7 @@ class TrainOptions:
     """Recurrent units (the lesson uses 64)."""
     out_dir: str | None = None
     """Run folder; default runs/<arch> (runs/<arch>_lesson for the lesson recipe)."""
-    epochs: int = 15
+    epochs: int = 20
     """Passes over the training split (ignored when `steps` is set)."""
     batch_size: int = 256
     """Images per optimizer step."""
