@@ -76,6 +76,8 @@ class BenchResult:
     pipeline: dict = field(default_factory=dict)
     confusion: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    paired: dict = field(default_factory=dict)
+    """Default TFLite vs tf.function vs ONNX Runtime timed side by side (benchmarks.paired_bench)."""
     startup: list[dict] = field(default_factory=list)
     """Edge program launches (benchmarks.startup_bench), one entry per image."""
     latency_samples: dict = field(default_factory=dict, repr=False)
@@ -230,17 +232,23 @@ def _keras_rows(options: BenchOptions, manifest: dict, base: dict, work: Path, r
     if file.is_file() and recorded and sha256_file(file) not in recorded:
         res.notes.append(f"Keras model {file} is not the one the default model was converted from "
                          "(sha256 differs from the manifest's keras record); ratios compare different weights")
+    default_path = next((str(options.models_dir / e["file"]) for e in manifest.get("models", [])
+                         if e.get("name") == manifest.get("default")), None)
     preds = None
     for i, threads in enumerate(dict.fromkeys(options.keras_threads or options.timing.threads)):
-        spec = {"kind": "keras", "path": str(source), "threads": threads, **base}
+        spec = {"kind": "keras", "path": str(source), "threads": threads, "quick": options.quick, **base}
         if i == 0 and options.onnx:
             spec["onnx_out"] = str(work / "keras.onnx")
+        if default_path is not None:
+            spec["paired_tflite"] = default_path
         try:
             summary, samples = _child(spec, work, f"keras_{threads}_threads")
         except (ChildError, OSError, ValueError) as exc:
             res.notes.append(f"Keras ({threads} threads): not measured ({exc})")
             continue
         preds = samples["preds"] if preds is None else preds
+        if "paired" in summary:
+            res.paired = summary["paired"]
         if "onnx" in summary:
             res.options["onnx_export"] = summary["onnx"]
             if "error" in summary["onnx"]:

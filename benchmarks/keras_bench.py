@@ -125,4 +125,30 @@ def measure_keras(spec: dict, x: np.ndarray, y: np.ndarray, timing: TimingOption
             result["onnx"] = convert_to_onnx(model, spec["onnx_out"])
         except Exception as exc:  # noqa: BLE001 - the report says why the ONNX row is missing
             result["onnx"] = {"error": f"{type(exc).__name__}: {exc}"}
+
+    if spec.get("paired_tflite") and threads == 1:
+        result["paired"] = _paired(spec, compiled_fn, tensor_inputs, numpy_inputs, result.get("onnx"))
     return result, samples
+
+
+def _paired(spec: dict, compiled_fn, tensor_inputs: list, numpy_inputs: list, onnx: dict | None) -> dict:
+    """The default TFLite model, tf.function and ONNX Runtime timed in alternating rounds here."""
+    from benchmarks.models_bench import tflite_step
+    from benchmarks.paired_bench import QUICK_PAIRED, PairedOptions, measure_paired
+    from edge_runtime.classifier import DigitClassifier
+
+    options = QUICK_PAIRED if spec.get("quick") else PairedOptions()
+    clf = DigitClassifier(spec["paired_tflite"], num_threads=1)
+    contenders = {
+        "tflite": (tflite_step(clf), [clf.quantize_input(a) for a in numpy_inputs], options.tflite_reps),
+        "keras_function": (lambda t: compiled_fn(t).numpy(), tensor_inputs, options.keras_reps),
+    }
+    if onnx and "error" not in onnx and spec.get("onnx_out"):
+        from benchmarks.onnx_bench import onnx_step, session
+
+        sess = session(spec["onnx_out"], 1)
+        name = sess.get_inputs()[0].name
+        contenders["onnx"] = (onnx_step(sess), [{name: a} for a in numpy_inputs], options.onnx_reps)
+    out = measure_paired(contenders, options)
+    out["tflite_model"] = spec["paired_tflite"]
+    return out

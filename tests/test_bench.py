@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,40 @@ def test_headline_compares_default_with_keras_and_onnx_bars():
     assert h["speedup_vs_keras_predict"]["ratio"] == pytest.approx(1120.0)
     assert h["vs_onnx_1_threads"]["met"]
     assert rows[3]["size_ratio_vs_keras"] == pytest.approx(100_000 / 320_000)
+
+
+def test_side_by_side_ratios_decide_the_bars_when_present():
+    rows = [_row("keras function", "keras", 1000.0), _row("onnx-runtime", "onnx", 50.0),
+            _row("lstm_dyn", "tflite", 55.0, default=True)]
+    add_ratios(rows)
+    # Separate processes: 18x and slower than ONNX; side by side: 22x and 1.1x faster than ONNX.
+    h = headline(rows, "1", {"ratio_vs_tflite": {"keras_function": 22.0, "onnx": 1.1}})
+    assert h["speedup_vs_keras_function"]["ratio"] == pytest.approx(1000 / 55)
+    assert h["speedup_vs_keras_function"]["side_by_side"] == 22.0 and h["speedup_vs_keras_function"]["met"]
+    assert h["vs_onnx_1_threads"]["side_by_side"] == 1.1 and h["vs_onnx_1_threads"]["met"]
+    h = headline(rows, "1", {"ratio_vs_tflite": {"keras_function": 19.0, "onnx": 0.9}})
+    assert not h["speedup_vs_keras_function"]["met"] and not h["vs_onnx_1_threads"]["met"]
+
+
+def test_measure_paired_alternates_rounds_and_takes_ratio_of_round_medians():
+    from benchmarks.paired_bench import PairedOptions, measure_paired
+
+    order = []
+
+    def fast(x):
+        order.append("fast")
+
+    def slow(x):
+        order.append("slow")
+        time.sleep(0.002)
+
+    out = measure_paired({"tflite": (fast, [0], 5), "keras_function": (slow, [0], 3)},
+                         PairedOptions(rounds=2, warmup=1))
+    # Each round runs every contender (warm-up + timed calls) before the next round starts.
+    assert order == (["fast"] * 6 + ["slow"] * 4) * 2
+    assert len(out["round_p50_us"]["tflite"]) == 2
+    assert out["p50_us"]["keras_function"] >= 2000
+    assert out["ratio_vs_tflite"]["keras_function"] > 10
 
 
 def test_quantization_cost_is_stated_when_int8_is_slower():
@@ -186,6 +221,8 @@ def test_quick_report_covers_keras_onnx_and_every_model(tmp_path):
             assert "agreement" not in rows[e["name"]] and "speedup_vs_keras_function" not in rows[e["name"]]
     assert {"latency", "accuracy_size", "confusion", "pipeline"} <= set(report["plots"])
     assert "speedup_vs_keras_function" in report["summary"]
+    assert {"tflite", "keras_function", "onnx"} <= set(report["paired"]["p50_us"])
+    assert "side_by_side" in report["summary"]["speedup_vs_keras_function"]
 
 
 @pytest.mark.slow
