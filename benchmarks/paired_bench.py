@@ -52,8 +52,6 @@ def measure_paired(contenders: dict[str, tuple], options: PairedOptions, base: s
            "p50_us": {name: float(np.median(v)) for name, v in medians.items()},
            "round_p50_us": medians}
     b = np.asarray(medians[base])
-    for name, v in medians.items():
-        if name != base:
-            out[f"ratio_vs_{base}"] = out.get(f"ratio_vs_{base}", {})
-            out[f"ratio_vs_{base}"][name] = float(np.median(np.asarray(v) / b))
+    out[f"ratio_vs_{base}"] = {name: float(np.median(np.asarray(v) / b))
+                               for name, v in medians.items() if name != base}
     return out
