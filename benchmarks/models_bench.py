@@ -103,24 +103,7 @@ def current_rss_mb() -> float:
 
 def tflite_step(clf) -> Callable[[np.ndarray], np.ndarray]:
     """One digit through a DigitClassifier's interpreter, with the runtime's state reset."""
-    it = clf.interpreter
-    in_index = it.get_input_details()[0]["index"]
-    out_index = it.get_output_details()[0]["index"]
-    set_tensor, invoke, get_tensor = it.set_tensor, it.invoke, it.get_tensor
-    if clf.stateful:
-        reset = it.reset_all_variables
-
-        def step(x):
-            reset()
-            set_tensor(in_index, x)
-            invoke()
-            return get_tensor(out_index)
-    else:
-        def step(x):
-            set_tensor(in_index, x)
-            invoke()
-            return get_tensor(out_index)
-    return step
+    return clf.step()
 
 
 def measure_tflite(spec: dict, x: np.ndarray, y: np.ndarray, timing: TimingOptions) -> tuple[dict, dict]:
