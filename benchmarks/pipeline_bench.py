@@ -84,14 +84,13 @@ def real_photos(folder: Path) -> list[LabelledImage]:
 
 def score(texts: list[str], labels: list[str]) -> dict:
     """Digit and image accuracy, the edge_runtime.evaluate way."""
-    from edge_runtime.evaluate import edit_distance
+    from edge_runtime.evaluate import EvaluateResult, ImageScore
 
-    total = sum(len(lab) for lab in labels)
-    correct = sum(max(0, len(lab) - edit_distance(t, lab)) for t, lab in zip(texts, labels))
+    result = EvaluateResult([ImageScore.of("", t, lab) for t, lab in zip(texts, labels)])
     return {
-        "digits_total": total,
-        "digit_accuracy": correct / total if total else 0.0,
-        "image_accuracy": sum(t == lab for t, lab in zip(texts, labels)) / len(labels) if labels else 0.0,
+        "digits_total": sum(len(lab) for lab in labels),
+        "digit_accuracy": result.digit_accuracy,
+        "image_accuracy": result.image_accuracy,
     }
 
 

@@ -45,6 +45,10 @@ class ImageScore:
     correct: int
     """len(label) - edit distance, at least 0."""
 
+    @classmethod
+    def of(cls, name: str, text: str, label: str) -> "ImageScore":
+        return cls(name, label, text, max(0, len(label) - edit_distance(text, label)))
+
 
 @dataclass
 class EvaluateResult:
@@ -79,7 +83,7 @@ def evaluate(options: EvaluateOptions, reader=None) -> EvaluateResult:
             text = reading.text
         except ImageError:
             text, reading = "", None
-        result.images.append(ImageScore(name, label, text, max(0, len(label) - edit_distance(text, label))))
+        result.images.append(ImageScore.of(name, text, label))
         if options.save and reading is not None:
             import cv2
 
