@@ -6,13 +6,14 @@
 #   make train-all   retrain every committed run in runs/ (four architectures + the lesson)
 #   make bench       the full benchmark report (benchmarks/reports/)
 #   make bench-edge  the TensorFlow-free part of the report (runs on a Raspberry Pi)
+#   make lint        ruff's linter and formatter check (configured in pyproject.toml)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 PHOTOS ?= $(DIGITS_PHOTOS_DIR)
 
-.PHONY: setup setup-edge train train-all export test bench bench-edge eval clean
+.PHONY: setup setup-edge train train-all export test lint bench bench-edge eval clean
 
 setup: $(VENV)/.installed-dev
 setup-edge: $(VENV)/.installed-edge
@@ -49,6 +50,10 @@ export: setup
 
 test: setup
 	$(PY) -m pytest $(ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 bench: setup
 	$(PY) -m benchmarks $(ARGS)

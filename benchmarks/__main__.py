@@ -8,6 +8,7 @@ Writes report.md (tables and plots), report.json (the same figures) and PNG plot
 to --out. Each model is measured in its own child process (per-model memory
 peaks); the parent never imports TensorFlow.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,12 @@ class BenchOptions:
     """Recorded in the report: a smoke run whose numbers are not for quoting."""
 
 
-QUICK = dict(test_images=300, timing=TimingOptions(reps=200, warmup=20, latency_images=100),
-             keras_threads=(1,), pipeline=PipelineOptions(frames=3, reps=1, max_photos=6))
+QUICK = dict(
+    test_images=300,
+    timing=TimingOptions(reps=200, warmup=20, latency_images=100),
+    keras_threads=(1,),
+    pipeline=PipelineOptions(frames=3, reps=1, max_photos=6),
+)
 
 
 @dataclass
@@ -97,7 +102,9 @@ def read_models(models_dir: Path) -> tuple[dict, list[dict]]:
     entries = []
     for i, e in enumerate(manifest.get("models", [])):
         if not isinstance(e, dict) or not e.get("name") or not e.get("file"):
-            raise ValueError(f"{path}: model entry {i} has no name or file ({e!r:.80}); run make export again")
+            raise ValueError(
+                f"{path}: model entry {i} has no name or file ({e!r:.80}); run make export again"
+            )
         entries.append(dict(e, path=str(models_dir / e["file"])))
     if not entries:
         raise ValueError(f"{path} lists no models; run make export")
@@ -115,8 +122,11 @@ def keras_source(options: BenchOptions, manifest: dict) -> Path | None:
             if isinstance(rec, str):
                 candidates.append(rec)
             elif isinstance(rec, dict):
-                candidates += [rec[k] for k in ("file", "path", "keras_file", "model", "run_dir", "out_dir")
-                               if isinstance(rec.get(k), str)]
+                candidates += [
+                    rec[k]
+                    for k in ("file", "path", "keras_file", "model", "run_dir", "out_dir")
+                    if isinstance(rec.get(k), str)
+                ]
     for c in candidates:
         for base in (PROJECT, options.models_dir, Path.cwd()):
             p = Path(c) if Path(c).is_absolute() else base / c
@@ -157,13 +167,25 @@ def run(options: BenchOptions) -> BenchResult:
             keras_preds = _keras_rows(options, manifest, base, work, res)
             onnx_file = work / "keras.onnx"
             if options.onnx and onnx_file.is_file():
-                _measure(res, {"kind": "onnx", "path": str(onnx_file), **base}, work, "onnx",
-                         row={"name": "onnx-runtime", "format": "ONNX (opset 17), ONNX Runtime",
-                              "quantization": "float32", "size_bytes": onnx_file.stat().st_size,
-                              "kind": "onnx", "shipped": False})
+                _measure(
+                    res,
+                    {"kind": "onnx", "path": str(onnx_file), **base},
+                    work,
+                    "onnx",
+                    row={
+                        "name": "onnx-runtime",
+                        "format": "ONNX (opset 17), ONNX Runtime",
+                        "quantization": "float32",
+                        "size_bytes": onnx_file.stat().st_size,
+                        "kind": "onnx",
+                        "shipped": False,
+                    },
+                )
         else:
-            res.notes.append("--edge-only: no Keras or ONNX rows (they need TensorFlow); agreement "
-                             "with Keras is the figure recorded in the manifest at export time.")
+            res.notes.append(
+                "--edge-only: no Keras or ONNX rows (they need TensorFlow); agreement "
+                "with Keras is the figure recorded in the manifest at export time."
+            )
 
         # The Keras rows are the default model's network; models of another architecture were
         # compared with their own Keras model at export time (the manifest's figure is shown).
@@ -200,7 +222,10 @@ def _child(spec: dict, work: Path, tag: str):
     t0 = time.perf_counter()
     summary, samples = run_child(spec, work, tag)
     acc = summary.get("accuracy")
-    say(f"  {tag:<28} {time.perf_counter() - t0:5.1f} s" + (f"  accuracy {acc:.4f}" if acc is not None else ""))
+    say(
+        f"  {tag:<28} {time.perf_counter() - t0:5.1f} s"
+        + (f"  accuracy {acc:.4f}" if acc is not None else "")
+    )
     return summary, samples
 
 
@@ -213,8 +238,9 @@ def _measure(res: BenchResult, spec: dict, work: Path, tag: str, row: dict) -> d
         return None
     row.update(summary)
     row["preds"] = samples["preds"]
-    res.latency_samples[row["name"]] = {k.removeprefix("latency_ns_"): v for k, v in samples.items()
-                                        if k.startswith("latency_ns_")}
+    res.latency_samples[row["name"]] = {
+        k.removeprefix("latency_ns_"): v for k, v in samples.items() if k.startswith("latency_ns_")
+    }
     res.rows.append(row)
     return row
 
@@ -223,17 +249,30 @@ def _keras_rows(options: BenchOptions, manifest: dict, base: dict, work: Path, r
     """One child per thread count; returns the Keras test-set predictions (or None)."""
     source = keras_source(options, manifest)
     if source is None:
-        res.notes.append(f"Keras rows skipped: no trained model (looked in the manifest and {DEFAULT_RUN}); "
-                         "run make train or pass --keras")
+        res.notes.append(
+            f"Keras rows skipped: no trained model (looked in the manifest and {DEFAULT_RUN}); "
+            "run make train or pass --keras"
+        )
         return None
     file = source / "model.keras" if source.is_dir() else source
-    recorded = {(e.get("keras") or {}).get("sha256") for e in manifest.get("models", [])
-                if isinstance(e.get("keras"), dict) and e.get("name") == manifest.get("default")} - {None}
+    recorded = {
+        (e.get("keras") or {}).get("sha256")
+        for e in manifest.get("models", [])
+        if isinstance(e.get("keras"), dict) and e.get("name") == manifest.get("default")
+    } - {None}
     if file.is_file() and recorded and sha256_file(file) not in recorded:
-        res.notes.append(f"Keras model {file} is not the one the default model was converted from "
-                         "(sha256 differs from the manifest's keras record); ratios compare different weights")
-    default_path = next((str(options.models_dir / e["file"]) for e in manifest.get("models", [])
-                         if e.get("name") == manifest.get("default")), None)
+        res.notes.append(
+            f"Keras model {file} is not the one the default model was converted from "
+            "(sha256 differs from the manifest's keras record); ratios compare different weights"
+        )
+    default_path = next(
+        (
+            str(options.models_dir / e["file"])
+            for e in manifest.get("models", [])
+            if e.get("name") == manifest.get("default")
+        ),
+        None,
+    )
     preds = None
     for i, threads in enumerate(dict.fromkeys(options.keras_threads or options.timing.threads)):
         spec = {"kind": "keras", "path": str(source), "threads": threads, "quick": options.quick, **base}
@@ -253,7 +292,7 @@ def _keras_rows(options: BenchOptions, manifest: dict, base: dict, work: Path, r
             res.options["onnx_export"] = summary["onnx"]
             if "error" in summary["onnx"]:
                 res.notes.append(f"ONNX row skipped: conversion failed ({summary['onnx']['error']})")
-        for path, s in summary["paths"].items():
+        for path in summary["paths"]:
             res.latency_samples.setdefault(f"keras {path}", {})
             if f"latency_ns_{path}" in samples:
                 res.latency_samples[f"keras {path}"][str(threads)] = samples[f"latency_ns_{path}"]
@@ -273,11 +312,23 @@ KERAS_PATHS = {
 def keras_rows_from(summary: dict, source: Path, preds: np.ndarray, threads: int) -> list[dict]:
     rows = []
     for path, s in summary["paths"].items():
-        row = {"name": f"keras {path}", "format": KERAS_PATHS[path], "quantization": "float32",
-               "kind": "keras", "keras_path": path, "shipped": False, "size_bytes": summary["size_bytes"],
-               "file": str(source), "accuracy": summary["accuracy"], "load_ms": summary["load_ms"],
-               "peak_rss_mb": summary["peak_rss_mb"], "model_rss_mb": summary["model_rss_mb"], "latency": {}, "digits_per_s": s["digits_per_s"],
-               "preds": preds}
+        row = {
+            "name": f"keras {path}",
+            "format": KERAS_PATHS[path],
+            "quantization": "float32",
+            "kind": "keras",
+            "keras_path": path,
+            "shipped": False,
+            "size_bytes": summary["size_bytes"],
+            "file": str(source),
+            "accuracy": summary["accuracy"],
+            "load_ms": summary["load_ms"],
+            "peak_rss_mb": summary["peak_rss_mb"],
+            "model_rss_mb": summary["model_rss_mb"],
+            "latency": {},
+            "digits_per_s": s["digits_per_s"],
+            "preds": preds,
+        }
         if "p50_us" in s:
             row["latency"][str(threads)] = {k: v for k, v in s.items() if k != "digits_per_s"}
         else:
@@ -308,17 +359,28 @@ def merge_keras_rows(res: BenchResult) -> None:
 
 def _tflite_row(res: BenchResult, e: dict, manifest: dict, base: dict, work: Path) -> None:
     path = Path(e["path"])
-    row = {"name": e["name"], "format": f"TFLite ({e.get('graph', '?')} graph)", "kind": "tflite",
-           "quantization": e.get("quantization", "?"), "graph": e.get("graph"), "arch": e.get("arch"),
-           "file": e["file"], "shipped": True, "default": e["name"] == manifest.get("default"),
-           "manifest_test_accuracy": e.get("test_accuracy"), "manifest_agreement": e.get("agreement")}
+    row = {
+        "name": e["name"],
+        "format": f"TFLite ({e.get('graph', '?')} graph)",
+        "kind": "tflite",
+        "quantization": e.get("quantization", "?"),
+        "graph": e.get("graph"),
+        "arch": e.get("arch"),
+        "file": e["file"],
+        "shipped": True,
+        "default": e["name"] == manifest.get("default"),
+        "manifest_test_accuracy": e.get("test_accuracy"),
+        "manifest_agreement": e.get("agreement"),
+    }
     if not path.is_file():
         res.notes.append(f"{e['name']}: file {path} is listed in the manifest but missing; run make export")
         return
     row["size_bytes"] = path.stat().st_size
     if e.get("sha256") and sha256_file(path) != e["sha256"]:
-        res.notes.append(f"{e['name']}: sha256 of {path.name} differs from the manifest (re-exported without "
-                         "updating it?); figures below are for the file on disk")
+        res.notes.append(
+            f"{e['name']}: sha256 of {path.name} differs from the manifest (re-exported without "
+            "updating it?); figures below are for the file on disk"
+        )
     _measure(res, {"kind": "tflite", "path": str(path), **base}, work, f"tflite_{e['name']}", row)
 
 
@@ -342,13 +404,19 @@ def _pipeline(options: BenchOptions, entries: list[dict], x, y, work: Path, res:
     if not frames and not photos:
         return {}
     out = run_pipeline(models, frames, photos, popt)
-    res.notes += [f"pipeline with {name}: not measured ({e['error']})" for name, e in out["models"].items() if "error" in e]
+    res.notes += [
+        f"pipeline with {name}: not measured ({e['error']})"
+        for name, e in out["models"].items()
+        if "error" in e
+    ]
     out["frames"] = len(frames)
     out["photos"] = len(photos) if photos else 0
     return out
 
 
-def _startup(options: BenchOptions, entries: list[dict], manifest: dict, work: Path, res: BenchResult) -> list[dict]:
+def _startup(
+    options: BenchOptions, entries: list[dict], manifest: dict, work: Path, res: BenchResult
+) -> list[dict]:
     """Launch the edge program on a synthetic frame and on the largest real photo, default model."""
     from benchmarks.startup_bench import measure_startup
 
@@ -364,7 +432,9 @@ def _startup(options: BenchOptions, entries: list[dict], manifest: dict, work: P
     out = []
     for image in images:
         try:
-            out.append(measure_startup(Path(default["path"]), image, runs=2 if options.quick else 7, cwd=PROJECT))
+            out.append(
+                measure_startup(Path(default["path"]), image, runs=2 if options.quick else 7, cwd=PROJECT)
+            )
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
             res.notes.append(f"edge program start-up on {image.name}: not measured ({exc})")
     return out
@@ -393,21 +463,46 @@ def _jsonable(obj):
 def build_options(argv: list[str] | None = None) -> BenchOptions:
     p = argparse.ArgumentParser(prog="digits-bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=REPORTS_DIR, help=f"report folder (default: {REPORTS_DIR})")
-    p.add_argument("--models", type=Path, default=DEFAULT_MODELS, help="folder with manifest.json (default: models/)")
-    p.add_argument("--keras", type=Path, help="Keras run folder or .keras file (default: from the manifest, else runs/lstm)")
+    p.add_argument(
+        "--models", type=Path, default=DEFAULT_MODELS, help="folder with manifest.json (default: models/)"
+    )
+    p.add_argument(
+        "--keras",
+        type=Path,
+        help="Keras run folder or .keras file (default: from the manifest, else runs/lstm)",
+    )
     p.add_argument("--mnist", help="mnist.npz (default: $MNIST_PATH)")
-    p.add_argument("--photos", type=Path, default=os.environ.get("DIGITS_PHOTOS_DIR") or None,
-                   help="labelled photo folder (default: $DIGITS_PHOTOS_DIR; unset skips photos)")
-    p.add_argument("--quick", action="store_true", help="smoke run: 300 images, 200 reps, 3 frames (< 1 minute)")
-    p.add_argument("--edge-only", action="store_true", help="no TensorFlow: TFLite rows and the pipeline only")
+    p.add_argument(
+        "--photos",
+        type=Path,
+        default=os.environ.get("DIGITS_PHOTOS_DIR") or None,
+        help="labelled photo folder (default: $DIGITS_PHOTOS_DIR; unset skips photos)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="smoke run: 300 images, 200 reps, 3 frames (< 1 minute)"
+    )
+    p.add_argument(
+        "--edge-only", action="store_true", help="no TensorFlow: TFLite rows and the pipeline only"
+    )
     p.add_argument("--no-onnx", action="store_true", help="leave out the ONNX Runtime peer")
-    p.add_argument("--test-images", type=int, help="MNIST test images for accuracy (default: 10000; quick 300)")
-    p.add_argument("--reps", type=int, help="timed single-digit calls per model and thread count (default: 3000)")
+    p.add_argument(
+        "--test-images", type=int, help="MNIST test images for accuracy (default: 10000; quick 300)"
+    )
+    p.add_argument(
+        "--reps", type=int, help="timed single-digit calls per model and thread count (default: 3000)"
+    )
     p.add_argument("--frames", type=int, help="synthetic 640x480 frames for the pipeline (default: 40)")
     p.add_argument("--seed", type=int, default=0, help="seed for frames (default: 0)")
     a = p.parse_args(argv)
-    opts = BenchOptions(out=a.out, models_dir=a.models, keras=a.keras, mnist=a.mnist,
-                        edge_only=a.edge_only, onnx=not a.no_onnx and not a.edge_only, quick=a.quick)
+    opts = BenchOptions(
+        out=a.out,
+        models_dir=a.models,
+        keras=a.keras,
+        mnist=a.mnist,
+        edge_only=a.edge_only,
+        onnx=not a.no_onnx and not a.edge_only,
+        quick=a.quick,
+    )
     if a.quick:
         opts = replace(opts, **QUICK)
     pipe = replace(opts.pipeline, photos_dir=a.photos, seed=a.seed)

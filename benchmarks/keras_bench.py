@@ -13,6 +13,7 @@ same images. This child also converts the model to ONNX for the ONNX Runtime row
 
     python -m benchmarks          # includes these rows unless --edge-only
 """
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,9 @@ def resolve_keras(path: str | Path) -> Path:
     if p.is_dir():
         p = p / "model.keras"
     if not p.is_file():
-        raise FileNotFoundError(f"Keras model not found: {p}; train it with make train (runs/lstm) or pass --keras")
+        raise FileNotFoundError(
+            f"Keras model not found: {p}; train it with make train (runs/lstm) or pass --keras"
+        )
     return p
 
 
@@ -85,12 +88,20 @@ def measure_keras(spec: dict, x: np.ndarray, y: np.ndarray, timing: TimingOption
         "call": (lambda t: model(t, training=False).numpy(), tensor_inputs),
         "function": (lambda t: compiled_fn(t).numpy(), tensor_inputs),
     }
-    result: dict = {"threads": threads, "file": str(resolve_keras(spec["path"])),
-                    "size_bytes": resolve_keras(spec["path"]).stat().st_size,
-                    "load_ms": load_ms, "paths": {}}
+    result: dict = {
+        "threads": threads,
+        "file": str(resolve_keras(spec["path"])),
+        "size_bytes": resolve_keras(spec["path"]).stat().st_size,
+        "load_ms": load_ms,
+        "paths": {},
+    }
     samples: dict = {}
     for name, (step, inputs) in paths.items():
-        reps = timing.reps if SLOW_PATH_SHARE[name] >= 1 else max(MIN_SLOW_REPS, int(timing.reps * SLOW_PATH_SHARE[name]))
+        reps = (
+            timing.reps
+            if SLOW_PATH_SHARE[name] >= 1
+            else max(MIN_SLOW_REPS, int(timing.reps * SLOW_PATH_SHARE[name]))
+        )
         warmup = max(3, min(timing.warmup, reps // 5))
         ns = time_calls(step, inputs, reps, warmup)
         summary = summarize_ns(ns)
@@ -109,7 +120,9 @@ def measure_keras(spec: dict, x: np.ndarray, y: np.ndarray, timing: TimingOption
     batch_s = float(np.median(times))
     preds = np.asarray(logits).argmax(axis=1)
     result["paths"]["predict_batch"] = {
-        "batch_size": PREDICT_BATCH, "pass_s": batch_s, "digits_per_s": len(xb) / batch_s,
+        "batch_size": PREDICT_BATCH,
+        "pass_s": batch_s,
+        "digits_per_s": len(xb) / batch_s,
         "batch_ms": batch_s * 1e3 / max(1, int(np.ceil(len(xb) / PREDICT_BATCH))),
     }
     result["accuracy"] = float((preds == y).mean())

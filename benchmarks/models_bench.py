@@ -14,6 +14,7 @@ digit: ``reset_all_variables()`` (fused LSTM graphs only) + ``set_tensor`` +
 
     python -m benchmarks.models_bench SPEC.json     # what the parent runs per model
 """
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -66,8 +67,13 @@ def summarize_ns(samples: np.ndarray) -> dict:
     """Percentiles in microseconds of a latency sample in nanoseconds."""
     us = np.asarray(samples, dtype=np.float64) / 1e3
     p50, p90, p99 = np.percentile(us, [50, 90, 99])
-    return {"p50_us": float(p50), "p90_us": float(p90), "p99_us": float(p99),
-            "mean_us": float(us.mean()), "n": int(us.size)}
+    return {
+        "p50_us": float(p50),
+        "p90_us": float(p90),
+        "p99_us": float(p99),
+        "mean_us": float(us.mean()),
+        "n": int(us.size),
+    }
 
 
 def peak_rss_mb() -> float:
@@ -192,7 +198,11 @@ def run_child(spec: dict, workdir: Path, tag: str) -> tuple[dict, dict]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.models_bench", str(spec_path)],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_S,
     )
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
@@ -206,8 +216,10 @@ def run_child(spec: dict, workdir: Path, tag: str) -> tuple[dict, dict]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m benchmarks.models_bench SPEC.json (started by python -m benchmarks)",
-              file=sys.stderr)
+        print(
+            "usage: python -m benchmarks.models_bench SPEC.json (started by python -m benchmarks)",
+            file=sys.stderr,
+        )
         return 2
     run_spec(json.loads(Path(argv[0]).read_text()))
     return 0

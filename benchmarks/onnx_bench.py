@@ -7,6 +7,7 @@ child with no TensorFlow loaded, timed by the same harness as the TFLite models:
 
     python -m benchmarks          # includes the ONNX row unless --edge-only
 """
+
 from __future__ import annotations
 
 import time
@@ -28,8 +29,13 @@ def convert_to_onnx(model, path: str | Path, opset: int = OPSET) -> dict:
     t0 = time.perf_counter()
     signature = (tf.TensorSpec([None, 28, 28], tf.float32, name="rows"),)
     tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset, output_path=str(path))
-    return {"path": str(path), "opset": opset, "convert_s": time.perf_counter() - t0,
-            "tf2onnx": tf2onnx.__version__, "size_bytes": Path(path).stat().st_size}
+    return {
+        "path": str(path),
+        "opset": opset,
+        "convert_s": time.perf_counter() - t0,
+        "tf2onnx": tf2onnx.__version__,
+        "size_bytes": Path(path).stat().st_size,
+    }
 
 
 def session(path: str, threads: int):
@@ -76,8 +82,12 @@ def measure_onnx(spec: dict, x: np.ndarray, y: np.ndarray, timing: TimingOptions
         preds[i] = step({in_name: x[i : i + 1]})[0].argmax()
     pass_s = time.perf_counter() - t0
 
-    result = {"load_ms": load_ms, "accuracy": float((preds == y).mean()),
-              "digits_per_s": len(x) / pass_s, "latency": {}}
+    result = {
+        "load_ms": load_ms,
+        "accuracy": float((preds == y).mean()),
+        "digits_per_s": len(x) / pass_s,
+        "latency": {},
+    }
     samples = {"preds": preds}
     feeds = [{in_name: x[i : i + 1]} for i in range(min(timing.latency_images, len(x)))]
     for threads in timing.threads:

@@ -11,6 +11,7 @@ TensorFlow and the ONNX file at hand.
 
     python -m benchmarks      # the report's summary quotes these next to the table's ratios
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,10 +49,14 @@ def measure_paired(contenders: dict[str, tuple], options: PairedOptions, base: s
         for name, (step, inputs, reps) in contenders.items():
             ns = time_calls(step, inputs, reps, options.warmup)
             medians[name].append(float(np.median(ns)) / 1e3)
-    out = {"rounds": options.rounds, "base": base,
-           "p50_us": {name: float(np.median(v)) for name, v in medians.items()},
-           "round_p50_us": medians}
+    out = {
+        "rounds": options.rounds,
+        "base": base,
+        "p50_us": {name: float(np.median(v)) for name, v in medians.items()},
+        "round_p50_us": medians,
+    }
     b = np.asarray(medians[base])
-    out[f"ratio_vs_{base}"] = {name: float(np.median(np.asarray(v) / b))
-                               for name, v in medians.items() if name != base}
+    out[f"ratio_vs_{base}"] = {
+        name: float(np.median(np.asarray(v) / b)) for name, v in medians.items() if name != base
+    }
     return out

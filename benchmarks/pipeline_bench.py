@@ -12,6 +12,7 @@ fraction with text == label. No TensorFlow anywhere.
 
     python -m benchmarks --edge-only      # the pipeline table is part of every report
 """
+
 from __future__ import annotations
 
 import json
@@ -54,7 +55,9 @@ class LabelledImage:
     label: str
 
 
-def render_frames(x_test: np.ndarray, y_test: np.ndarray, folder: Path, options: PipelineOptions) -> list[LabelledImage]:
+def render_frames(
+    x_test: np.ndarray, y_test: np.ndarray, folder: Path, options: PipelineOptions
+) -> list[LabelledImage]:
     """Render ``options.frames`` sheets of MNIST test digits to JPEG files in ``folder``."""
     import cv2
 
@@ -66,7 +69,9 @@ def render_frames(x_test: np.ndarray, y_test: np.ndarray, folder: Path, options:
         rng = np.random.default_rng([options.seed, i])
         pick = rng.choice(len(x_test), size=options.digits_per_frame, replace=False)
         # JPEG artefacts come from writing the file below (decoded again in the timed stage).
-        image, text = render_sheet(x_test[pick], y_test[pick], rng, size=(480, 640), rows=options.rows, jpeg=False)
+        image, text = render_sheet(
+            x_test[pick], y_test[pick], rng, size=(480, 640), rows=options.rows, jpeg=False
+        )
         path = folder / f"frame_{i:03d}.jpg"
         if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, options.jpeg_quality]):
             raise OSError(f"could not write frame {path}")
@@ -77,7 +82,9 @@ def render_frames(x_test: np.ndarray, y_test: np.ndarray, folder: Path, options:
 def real_photos(folder: Path) -> list[LabelledImage]:
     labels_file = folder / "labels.json"
     if not labels_file.is_file():
-        raise FileNotFoundError(f"no labels.json in photos folder {folder}; set DIGITS_PHOTOS_DIR to a labelled folder")
+        raise FileNotFoundError(
+            f"no labels.json in photos folder {folder}; set DIGITS_PHOTOS_DIR to a labelled folder"
+        )
     labels = json.loads(labels_file.read_text())
     return [LabelledImage(folder / name, str(entry["digits"])) for name, entry in sorted(labels.items())]
 
@@ -139,12 +146,18 @@ def read_set(reader, images: list[LabelledImage], reps: int) -> dict:
         "fps": 1e3 / median_total if total_ms else 0.0,
         **score(texts, labels),
         "failures": failures,
-        "readings": [{"image": item.path.name, "label": item.label, "text": t} for item, t in zip(images, texts)],
+        "readings": [
+            {"image": item.path.name, "label": item.label, "text": t} for item, t in zip(images, texts)
+        ],
     }
 
 
-def run_pipeline(models: list[dict], frames: list[LabelledImage], photos: list[LabelledImage] | None,
-                 options: PipelineOptions) -> dict:
+def run_pipeline(
+    models: list[dict],
+    frames: list[LabelledImage],
+    photos: list[LabelledImage] | None,
+    options: PipelineOptions,
+) -> dict:
     """Per model (dicts with "name" and "path"): results on frames and, if given, on photos."""
     from edge_runtime.classifier import DigitClassifier
     from edge_runtime.pipeline import DigitReader

@@ -6,6 +6,7 @@ Raspberry Pi install).
 
     python -m benchmarks --out /tmp/report     # writes /tmp/report/report.md etc.
 """
+
 from __future__ import annotations
 
 import json
@@ -83,18 +84,26 @@ def headline(rows: list[dict], all_threads: str, paired: dict | None = None) -> 
         k = find_row(rows, f"keras {path}")
         if best_p50(k):
             ratio = best_p50(k) / p50(default, "1")
-            out[f"speedup_vs_keras_{path}"] = {"ratio": ratio, "target": target, "met": ratio >= target,
-                                               "keras_p50_us": best_p50(k)}
+            out[f"speedup_vs_keras_{path}"] = {
+                "ratio": ratio,
+                "target": target,
+                "met": ratio >= target,
+                "keras_p50_us": best_p50(k),
+            }
             if path == "function" and "keras_function" in side:
-                out[f"speedup_vs_keras_{path}"].update(side_by_side=side["keras_function"],
-                                                       met=side["keras_function"] >= target)
+                out[f"speedup_vs_keras_{path}"].update(
+                    side_by_side=side["keras_function"], met=side["keras_function"] >= target
+                )
     onnx = find_row(rows, "onnx-runtime")
     if onnx:
         for t in ("1", all_threads):
             if p50(onnx, t) and p50(default, t):
-                out[f"vs_onnx_{t}_threads"] = {"default_p50_us": p50(default, t), "onnx_p50_us": p50(onnx, t),
-                                               "ratio": p50(onnx, t) / p50(default, t),
-                                               "met": p50(default, t) < p50(onnx, t)}
+                out[f"vs_onnx_{t}_threads"] = {
+                    "default_p50_us": p50(default, t),
+                    "onnx_p50_us": p50(onnx, t),
+                    "ratio": p50(onnx, t) / p50(default, t),
+                    "met": p50(default, t) < p50(onnx, t),
+                }
                 if t == "1" and "onnx" in side:
                     out["vs_onnx_1_threads"].update(side_by_side=side["onnx"], met=side["onnx"] > 1.0)
     return out
@@ -123,19 +132,34 @@ def quantization_costs(rows: list[dict]) -> list[str]:
     for r in tflite:
         if r["quantization"] == "float32":
             continue
-        ref = next((f for f in tflite if f["quantization"] == "float32" and f.get("graph") == r.get("graph")
-                    and f.get("arch") == r.get("arch")), None)
+        ref = next(
+            (
+                f
+                for f in tflite
+                if f["quantization"] == "float32"
+                and f.get("graph") == r.get("graph")
+                and f.get("arch") == r.get("arch")
+            ),
+            None,
+        )
         if ref is None:
             continue
         speed = p50(r, "1") / p50(ref, "1")
         if speed > 1.25:
-            why = ("its integer kernel is slower than the float one here" if r["quantization"] in ("int8", "int16x8")
-                   else "converting its weights back to float costs more than it saves here")
-            lines.append(f"**{r['name']}** ({r['quantization']}, {r.get('graph')} graph) is {speed:.1f}x "
-                         f"*slower* than {ref['name']} (float32) on this CPU ({p50(r, '1'):.0f} vs "
-                         f"{p50(ref, '1'):.0f} us): {why}; this quantization buys size, not speed.")
+            why = (
+                "its integer kernel is slower than the float one here"
+                if r["quantization"] in ("int8", "int16x8")
+                else "converting its weights back to float costs more than it saves here"
+            )
+            lines.append(
+                f"**{r['name']}** ({r['quantization']}, {r.get('graph')} graph) is {speed:.1f}x "
+                f"*slower* than {ref['name']} (float32) on this CPU ({p50(r, '1'):.0f} vs "
+                f"{p50(ref, '1'):.0f} us): {why}; this quantization buys size, not speed."
+            )
         elif speed < 0.8:
-            lines.append(f"**{r['name']}** ({r['quantization']}) is {1 / speed:.1f}x faster than {ref['name']} (float32).")
+            lines.append(
+                f"**{r['name']}** ({r['quantization']}) is {1 / speed:.1f}x faster than {ref['name']} (float32)."
+            )
     return lines
 
 
@@ -179,38 +203,74 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def models_table(rows: list[dict], all_threads: str) -> str:
-    header = ["model", "format", "quantization", "size", "accuracy", "agrees with Keras",
-              "p50 / p90 / p99, 1 thread", f"p50 / p90 / p99, {all_threads} threads", "digits/s",
-              "load", "memory: runtime+model / peak", "faster than Keras tf.function", "faster than Keras predict", "size vs Keras"]
+    header = [
+        "model",
+        "format",
+        "quantization",
+        "size",
+        "accuracy",
+        "agrees with Keras",
+        "p50 / p90 / p99, 1 thread",
+        f"p50 / p90 / p99, {all_threads} threads",
+        "digits/s",
+        "load",
+        "memory: runtime+model / peak",
+        "faster than Keras tf.function",
+        "faster than Keras predict",
+        "size vs Keras",
+    ]
     out = []
     for r in rows:
         name = f"**{r['name']}** (default)" if r.get("default") else r["name"]
         if not r.get("shipped"):
             name += " (not shipped)"
         agreement = r.get("agreement")
-        agree_txt = fmt_pct(agreement) if agreement is not None else (
-            f"{fmt_pct(r['manifest_agreement'])} (manifest)" if r.get("manifest_agreement") is not None else "-")
+        agree_txt = (
+            fmt_pct(agreement)
+            if agreement is not None
+            else (
+                f"{fmt_pct(r['manifest_agreement'])} (manifest)"
+                if r.get("manifest_agreement") is not None
+                else "-"
+            )
+        )
         if r.get("kind") == "keras":
             agree_txt = "(reference)"
-        out.append([
-            name, r.get("format", "-"), r.get("quantization", "-"),
-            f"{r['size_bytes'] / 1024:.0f} KB" if r.get("size_bytes") else "-",
-            fmt_pct(r.get("accuracy")), agree_txt,
-            fmt_lat(r, "1"), fmt_lat(r, all_threads) if all_threads != "1" else "-",
-            f"{r['digits_per_s']:,.0f}" if r.get("digits_per_s") else "-",
-            f"{r['load_ms']:.0f} ms" if r.get("load_ms") is not None else "-",
-            f"{r['model_rss_mb']:.0f} / {r['peak_rss_mb']:.0f} MB" if r.get("peak_rss_mb") else "-",
-            fmt_x(r.get("speedup_vs_keras_function")), fmt_x(r.get("speedup_vs_keras_predict")),
-            f"{r['size_ratio_vs_keras']:.2f}" if r.get("size_ratio_vs_keras") else "-",
-        ])
+        out.append(
+            [
+                name,
+                r.get("format", "-"),
+                r.get("quantization", "-"),
+                f"{r['size_bytes'] / 1024:.0f} KB" if r.get("size_bytes") else "-",
+                fmt_pct(r.get("accuracy")),
+                agree_txt,
+                fmt_lat(r, "1"),
+                fmt_lat(r, all_threads) if all_threads != "1" else "-",
+                f"{r['digits_per_s']:,.0f}" if r.get("digits_per_s") else "-",
+                f"{r['load_ms']:.0f} ms" if r.get("load_ms") is not None else "-",
+                f"{r['model_rss_mb']:.0f} / {r['peak_rss_mb']:.0f} MB" if r.get("peak_rss_mb") else "-",
+                fmt_x(r.get("speedup_vs_keras_function")),
+                fmt_x(r.get("speedup_vs_keras_predict")),
+                f"{r['size_ratio_vs_keras']:.2f}" if r.get("size_ratio_vs_keras") else "-",
+            ]
+        )
     # Drop columns nothing was measured for (e.g. the Keras ratios in an --edge-only run).
     keep = [i for i in range(len(header)) if any(row[i] != "-" for row in out)]
     return table([header[i] for i in keep], [[row[i] for i in keep] for row in out])
 
 
 def pipeline_table(pipeline: dict, which: str, default: str | None) -> str:
-    header = ["model", "decode", "find", "normalize", "classify", "total (median)", "frames/s",
-              "digits read correctly", "images read exactly"]
+    header = [
+        "model",
+        "decode",
+        "find",
+        "normalize",
+        "classify",
+        "total (median)",
+        "frames/s",
+        "digits read correctly",
+        "images read exactly",
+    ]
     out = []
     for name, entry in pipeline.get("models", {}).items():
         s = entry.get(which)
@@ -218,9 +278,16 @@ def pipeline_table(pipeline: dict, which: str, default: str | None) -> str:
             continue
         st = s["stage_ms"]
         label = f"**{name}** (default)" if name == default else name
-        out.append([label] + [f"{st[k]:.2f} ms" for k in ("decode", "find", "normalize", "classify")] + [
-            f"{s['total_ms']:.1f} ms", f"{s['fps']:.1f}", f"{fmt_pct(s['digit_accuracy'], 1)} of {s['digits_total']}",
-            f"{fmt_pct(s['image_accuracy'], 0)} of {s['images']}"])
+        out.append(
+            [label]
+            + [f"{st[k]:.2f} ms" for k in ("decode", "find", "normalize", "classify")]
+            + [
+                f"{s['total_ms']:.1f} ms",
+                f"{s['fps']:.1f}",
+                f"{fmt_pct(s['digit_accuracy'], 1)} of {s['digits_total']}",
+                f"{fmt_pct(s['image_accuracy'], 0)} of {s['images']}",
+            ]
+        )
     return table(header, out)
 
 
@@ -270,8 +337,11 @@ def make_plots(result, out: Path, all_threads: str) -> tuple[dict[str, str], lis
         drawn["latency"] = PLOTS["latency"]
 
     # 2. accuracy against size: colour = network, marker = quantization (legends), default and peers named
-    pts = [r for r in rows if r.get("accuracy") is not None and r.get("size_bytes")
-           and r.get("keras_path") in (None, "function")]
+    pts = [
+        r
+        for r in rows
+        if r.get("accuracy") is not None and r.get("size_bytes") and r.get("keras_path") in (None, "function")
+    ]
     if pts:
         from matplotlib.lines import Line2D
 
@@ -281,17 +351,31 @@ def make_plots(result, out: Path, all_threads: str) -> tuple[dict[str, str], lis
         fig, ax = plt.subplots(figsize=(8, 5))
         for r in pts:
             xy = (r["size_bytes"] / 1024, 100 * r["accuracy"])
-            ax.scatter(*xy, color=colours[group_of(r)], marker=markers.get(r["quantization"], "o"),
-                       s=70, edgecolors="black" if r.get("default") else "none", linewidths=1.5, zorder=3)
+            ax.scatter(
+                *xy,
+                color=colours[group_of(r)],
+                marker=markers.get(r["quantization"], "o"),
+                s=70,
+                edgecolors="black" if r.get("default") else "none",
+                linewidths=1.5,
+                zorder=3,
+            )
             if r.get("default"):
-                ax.annotate(f"{r['name']} (default)", xy, textcoords="offset points", xytext=(8, -12), fontsize=8)
+                ax.annotate(
+                    f"{r['name']} (default)", xy, textcoords="offset points", xytext=(8, -12), fontsize=8
+                )
         handles = [Line2D([], [], color=colours[g], marker="o", ls="", label=g) for g in groups]
-        handles += [Line2D([], [], color="grey", marker=m, ls="", label=q) for q, m in markers.items()
-                    if any(r["quantization"] == q for r in pts)]
+        handles += [
+            Line2D([], [], color="grey", marker=m, ls="", label=q)
+            for q, m in markers.items()
+            if any(r["quantization"] == q for r in pts)
+        ]
         ax.legend(handles=handles, fontsize=7, loc="best", ncol=2)
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if str(int(v))[0] in "25" else ""))
+        ax.xaxis.set_minor_formatter(
+            matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if str(int(v))[0] in "25" else "")
+        )
         ax.set_xlabel("file size, KB (log scale)")
         ax.set_ylabel("MNIST test accuracy, %")
         ax.set_title("Accuracy against size (colour: network, marker: quantization, outlined: default)")
@@ -310,8 +394,15 @@ def make_plots(result, out: Path, all_threads: str) -> tuple[dict[str, str], lis
         for i in range(10):
             for j in range(10):
                 if m[i, j]:
-                    ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
-                            color="white" if i == j else "black")
+                    ax.text(
+                        j,
+                        i,
+                        str(m[i, j]),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if i == j else "black",
+                    )
         ax.set_xticks(range(10))
         ax.set_yticks(range(10))
         ax.set_xlabel("predicted")
@@ -383,14 +474,18 @@ def edge_targets(report: dict) -> list[str]:
     if frames and frames.get("process_ms") == frames.get("process_ms"):  # not NaN
         n = report["options"]["pipeline"]["digits_per_frame"]
         ms = frames["process_ms"]
-        lines.append(f"640x480 frame with {n} digits, default model, one thread: find + normalize + classify "
-                     f"{ms:.1f} ms (median; fastest {frames['process_ms_min']:.1f} ms); target <= 5 ms: "
-                     f"{'met' if ms <= 5 else '**NOT met**'}.")
+        lines.append(
+            f"640x480 frame with {n} digits, default model, one thread: find + normalize + classify "
+            f"{ms:.1f} ms (median; fastest {frames['process_ms_min']:.1f} ms); target <= 5 ms: "
+            f"{'met' if ms <= 5 else '**NOT met**'}."
+        )
     for s in report.get("startup") or []:
         ok = s["wall_ms_median"] < 1500 and s["peak_rss_mb"] < 150
-        lines.append(f"Edge program from launch to the result for {Path(s['image']).name}: {s['wall_ms_median']:.0f} ms "
-                     f"(median of {s['runs']}), peak memory {s['peak_rss_mb']:.0f} MB; targets < 1.5 s and < 150 MB: "
-                     f"{'met' if ok else '**NOT met**'}.")
+        lines.append(
+            f"Edge program from launch to the result for {Path(s['image']).name}: {s['wall_ms_median']:.0f} ms "
+            f"(median of {s['runs']}), peak memory {s['peak_rss_mb']:.0f} MB; targets < 1.5 s and < 150 MB: "
+            f"{'met' if ok else '**NOT met**'}."
+        )
     return lines
 
 
@@ -400,60 +495,84 @@ def render_markdown(report: dict, command: str) -> str:
     edge_only = bool(o.get("edge_only"))
     lines = ["# Benchmark report", ""]
     if o.get("quick"):
-        lines += ["> **Quick smoke run** (few images and repetitions): the numbers below prove the benchmark "
-                  "works; do not quote them. Run `make bench` for the real report.", ""]
+        lines += [
+            "> **Quick smoke run** (few images and repetitions): the numbers below prove the benchmark "
+            "works; do not quote them. Run `make bench` for the real report.",
+            "",
+        ]
     lines += [f"Generated {m['date_utc']} by `{command}` in {report['seconds']:.0f} s.", ""]
     load = (m.get("load_average_at_start") or [0.0])[0]
     if load > 0.5 * (m["cores"]["usable"] or 1):
-        lines += [f"> **The machine was busy** (load average {load:.1f} on {m['cores']['usable']} cores at the "
-                  "start): timings are noisy and ratios may be off; re-run on a quiet machine before quoting them.",
-                  ""]
+        lines += [
+            f"> **The machine was busy** (load average {load:.1f} on {m['cores']['usable']} cores at the "
+            "start): timings are noisy and ratios may be off; re-run on a quiet machine before quoting them.",
+            "",
+        ]
 
     lines += ["## Summary", ""]
     s = report["summary"]
     if s:
         d = find_row(rows, s["default"])
-        lines.append(f"- Default model (from models/manifest.json): **{s['default']}** — "
-                     f"{d.get('quantization')} {d.get('format')}, {d['size_bytes'] / 1024:.0f} KB, "
-                     f"{fmt_pct(s['default_accuracy'])} on {o['test_images']} MNIST test digits, "
-                     f"{fmt_us(s['default_p50_us_1_thread'])} per digit (median, 1 thread).")
-        for path, label in (("function", "compiled tf.function call (Keras' fastest single-image path)"),
-                            ("predict", "`model.predict` on one image")):
+        lines.append(
+            f"- Default model (from models/manifest.json): **{s['default']}** — "
+            f"{d.get('quantization')} {d.get('format')}, {d['size_bytes'] / 1024:.0f} KB, "
+            f"{fmt_pct(s['default_accuracy'])} on {o['test_images']} MNIST test digits, "
+            f"{fmt_us(s['default_p50_us_1_thread'])} per digit (median, 1 thread)."
+        )
+        for path, label in (
+            ("function", "compiled tf.function call (Keras' fastest single-image path)"),
+            ("predict", "`model.predict` on one image"),
+        ):
             v = s.get(f"speedup_vs_keras_{path}")
             if v:
-                side = (f"; side by side in one process {fmt_x(v['side_by_side'])}"
-                        if "side_by_side" in v else "")
-                lines.append(f"- {fmt_x(v['ratio'])} faster than the Keras model's {label} "
-                             f"({fmt_us(v['keras_p50_us'])}, separate processes{side}); target >= {v['target']:.0f}x: "
-                             f"{'met' if v['met'] else '**NOT met**'}.")
+                side = (
+                    f"; side by side in one process {fmt_x(v['side_by_side'])}" if "side_by_side" in v else ""
+                )
+                lines.append(
+                    f"- {fmt_x(v['ratio'])} faster than the Keras model's {label} "
+                    f"({fmt_us(v['keras_p50_us'])}, separate processes{side}); target >= {v['target']:.0f}x: "
+                    f"{'met' if v['met'] else '**NOT met**'}."
+                )
         for key, v in s.items():
             if key.startswith("vs_onnx_"):
                 th = key.split("_")[2]
                 verdict = "faster" if v["met"] else "**slower**"
-                side = (f"; side by side in one process ONNX/default = {v['side_by_side']:.2f}"
-                        if "side_by_side" in v else "")
-                lines.append(f"- {th} thread{'s' if th != '1' else ''}: {verdict} than ONNX Runtime on the same "
-                             f"network ({fmt_us(v['default_p50_us'])} vs {fmt_us(v['onnx_p50_us'])}, "
-                             f"ONNX/default = {v['ratio']:.2f}{side}).")
+                side = (
+                    f"; side by side in one process ONNX/default = {v['side_by_side']:.2f}"
+                    if "side_by_side" in v
+                    else ""
+                )
+                lines.append(
+                    f"- {th} thread{'s' if th != '1' else ''}: {verdict} than ONNX Runtime on the same "
+                    f"network ({fmt_us(v['default_p50_us'])} vs {fmt_us(v['onnx_p50_us'])}, "
+                    f"ONNX/default = {v['ratio']:.2f}{side})."
+                )
     else:
         lines.append("- No default model was measured (see Notes).")
     pr = report.get("paired") or {}
     if pr.get("p50_us"):
         names = {"tflite": "default TFLite", "keras_function": "Keras tf.function", "onnx": "ONNX Runtime"}
-        lines.append(f"- Side by side (one process, one thread, {pr['rounds']} alternating rounds, median of round "
-                     "medians): " + ", ".join(f"{names.get(k, k)} {fmt_us(v)}" for k, v in pr["p50_us"].items())
-                     + ". The separate-process table below drifts with the machine's speed between runs; the "
-                     "verdicts above use these side-by-side ratios where they exist.")
+        lines.append(
+            f"- Side by side (one process, one thread, {pr['rounds']} alternating rounds, median of round "
+            "medians): "
+            + ", ".join(f"{names.get(k, k)} {fmt_us(v)}" for k, v in pr["p50_us"].items())
+            + ". The separate-process table below drifts with the machine's speed between runs; the "
+            "verdicts above use these side-by-side ratios where they exist."
+        )
     lines += [f"- {line}" for line in edge_targets(report)]
     for q in report["quantization_costs"]:
         lines.append(f"- {q}")
     mc = report["manifest_accuracy_check"]
     if mc["checked"] and not mc["mismatched"]:
-        lines.append(f"- Test accuracy measured here equals models/manifest.json's export-time figure for all "
-                     f"{len(mc['checked'])} shipped models (same {o['test_images']} images).")
+        lines.append(
+            f"- Test accuracy measured here equals models/manifest.json's export-time figure for all "
+            f"{len(mc['checked'])} shipped models (same {o['test_images']} images)."
+        )
     for mm in mc["mismatched"]:
-        lines.append(f"- **{mm['model']}: measured accuracy {fmt_pct(mm['measured'])} differs from the manifest's "
-                     f"{fmt_pct(mm['manifest'])}**: the file or the runtime changed since export; re-run make export.")
+        lines.append(
+            f"- **{mm['model']}: measured accuracy {fmt_pct(mm['measured'])} differs from the manifest's "
+            f"{fmt_pct(mm['manifest'])}**: the file or the runtime changed since export; re-run make export."
+        )
     lines.append("")
 
     lines += ["## Models", "", models_table(rows, t), ""]
@@ -485,59 +604,98 @@ def render_markdown(report: dict, command: str) -> str:
         "",
     ]
     if edge_only:
-        lines += ["Edge-only run: no Keras or ONNX rows; 'agrees with Keras' is the manifest's export-time figure.", ""]
+        lines += [
+            "Edge-only run: no Keras or ONNX rows; 'agrees with Keras' is the manifest's export-time figure.",
+            "",
+        ]
 
     pipe = report["pipeline"]
     lines += ["## Pipeline on frames", ""]
     if pipe.get("models"):
         popt = o["pipeline"]
-        lines += [f"Decode (`edge_runtime.imageio.load_image`) + `DigitReader.read` (find, normalize, classify) "
-                  f"with each shipped model on one thread; median ms per image over {popt['reps']} timed read(s) of "
-                  "each image after one warm-up; frames/s = 1000 / median total. Digits read correctly = "
-                  "sum(max(0, len(label) - edit distance)) / sum(len(label)) (as `edge_runtime.evaluate`); "
-                  "reader threshold 0 (best guess shown).", ""]
+        lines += [
+            f"Decode (`edge_runtime.imageio.load_image`) + `DigitReader.read` (find, normalize, classify) "
+            f"with each shipped model on one thread; median ms per image over {popt['reps']} timed read(s) of "
+            "each image after one warm-up; frames/s = 1000 / median total. Digits read correctly = "
+            "sum(max(0, len(label) - edit distance)) / sum(len(label)) (as `edge_runtime.evaluate`); "
+            "reader threshold 0 (best guess shown).",
+            "",
+        ]
         if pipe.get("frames"):
-            lines += [f"### Synthetic camera frames ({pipe['frames']} frames, 640x480 JPEG, "
-                      f"{popt['digits_per_frame']} MNIST test digits in {popt['rows']} rows each, seed {popt['seed']})",
-                      "", pipeline_table(pipe, "frames", report["default_model"]), ""]
+            lines += [
+                f"### Synthetic camera frames ({pipe['frames']} frames, 640x480 JPEG, "
+                f"{popt['digits_per_frame']} MNIST test digits in {popt['rows']} rows each, seed {popt['seed']})",
+                "",
+                pipeline_table(pipe, "frames", report["default_model"]),
+                "",
+            ]
         if pipe.get("photos"):
-            lines += [f"### Real photos ({pipe['photos']} labelled images from DIGITS_PHOTOS_DIR)", "",
-                      pipeline_table(pipe, "photos", report["default_model"]), ""]
+            lines += [
+                f"### Real photos ({pipe['photos']} labelled images from DIGITS_PHOTOS_DIR)",
+                "",
+                pipeline_table(pipe, "photos", report["default_model"]),
+                "",
+            ]
     else:
         lines += ["Not measured (see Notes).", ""]
 
     if report.get("startup"):
-        lines += ["## Edge program: start-up and memory", "",
-                  "`python -m edge_runtime image IMAGE --json` with the default model, launched fresh each time: "
-                  "wall time from launch to exit (Python start, imports, model load, decode, find, normalize, "
-                  "classify, output) and the process's peak resident memory (VmHWM).", "",
-                  table(["image", "launches", "wall time median (min-max)", "peak memory", "read"],
-                        [[Path(s["image"]).name, str(s["runs"]),
-                          f"{s['wall_ms_median']:.0f} ms ({s['wall_ms_min']:.0f}-{s['wall_ms_max']:.0f})",
-                          f"{s['peak_rss_mb']:.0f} MB", f"`{s['text']}`"] for s in report["startup"]]), ""]
+        lines += [
+            "## Edge program: start-up and memory",
+            "",
+            "`python -m edge_runtime image IMAGE --json` with the default model, launched fresh each time: "
+            "wall time from launch to exit (Python start, imports, model load, decode, find, normalize, "
+            "classify, output) and the process's peak resident memory (VmHWM).",
+            "",
+            table(
+                ["image", "launches", "wall time median (min-max)", "peak memory", "read"],
+                [
+                    [
+                        Path(s["image"]).name,
+                        str(s["runs"]),
+                        f"{s['wall_ms_median']:.0f} ms ({s['wall_ms_min']:.0f}-{s['wall_ms_max']:.0f})",
+                        f"{s['peak_rss_mb']:.0f} MB",
+                        f"`{s['text']}`",
+                    ]
+                    for s in report["startup"]
+                ],
+            ),
+            "",
+        ]
 
     plots = report["plots"]
     if plots:
         lines += ["## Plots", ""]
-        titles = {"latency": "Latency per digit, one thread", "accuracy_size": "Accuracy against size",
-                  "confusion": "Default model's confusion matrix", "pipeline": "Pipeline time per stage"}
+        titles = {
+            "latency": "Latency per digit, one thread",
+            "accuracy_size": "Accuracy against size",
+            "confusion": "Default model's confusion matrix",
+            "pipeline": "Pipeline time per stage",
+        }
         for key, file in plots.items():
             lines += [f"### {titles[key]}", "", f"![{titles[key]}]({file})", ""]
 
-    lines += ["## Machine and settings", "",
-              f"- CPU: {m['cpu']} ({m['arch']}), {m['cores']['logical']} logical cores "
-              f"({m['cores']['usable']} usable); all-cores columns use {t} threads",
-              f"- OS: {m['os']}; Python {m['python']}",
-              "- Libraries: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if k != "python"),
-              f"- Load average at start: {m.get('load_average_at_start')} (other work on the machine makes timings noisy)",
-              f"- Test set: {o['test_images']} MNIST test images (data sha256 {o.get('data_sha256', '?')[:16]}...), "
-              "the same float32 inputs for every model",
-              f"- Options: `{json.dumps({k: v for k, v in o.items() if k not in ('data_sha256', 'onnx_export')})}`", ""]
+    lines += [
+        "## Machine and settings",
+        "",
+        f"- CPU: {m['cpu']} ({m['arch']}), {m['cores']['logical']} logical cores "
+        f"({m['cores']['usable']} usable); all-cores columns use {t} threads",
+        f"- OS: {m['os']}; Python {m['python']}",
+        "- Libraries: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if k != "python"),
+        f"- Load average at start: {m.get('load_average_at_start')} (other work on the machine makes timings noisy)",
+        f"- Test set: {o['test_images']} MNIST test images (data sha256 {o.get('data_sha256', '?')[:16]}...), "
+        "the same float32 inputs for every model",
+        f"- Options: `{json.dumps({k: v for k, v in o.items() if k not in ('data_sha256', 'onnx_export')})}`",
+        "",
+    ]
     if o.get("onnx_export") and "error" not in o["onnx_export"]:
         e = o["onnx_export"]
-        lines += [f"- ONNX peer: tf2onnx {e['tf2onnx']} `from_keras`, opset {e['opset']}, input (None, 28, 28) "
-                  "float32; run on ONNX Runtime's CPU provider with intra-op threads as per column, sequential "
-                  "execution, all graph optimizations. Comparison only; not shipped.", ""]
+        lines += [
+            f"- ONNX peer: tf2onnx {e['tf2onnx']} `from_keras`, opset {e['opset']}, input (None, 28, 28) "
+            "float32; run on ONNX Runtime's CPU provider with intra-op threads as per column, sequential "
+            "execution, all graph optimizations. Comparison only; not shipped.",
+            "",
+        ]
     if report["notes"]:
         lines += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + [""]
     return "\n".join(lines)

@@ -7,6 +7,7 @@ state gives the same image.
 
     python -m benchmarks.scenes --out /tmp/scenes --count 8   # needs MNIST_PATH
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,7 +72,13 @@ def render_sheet(
     img[:] = paper_bgr
     img += tex[..., None]
     for _ in range(rng.integers(0, 6)):
-        cv2.circle(img, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(1, 3)), tuple(float(c) for c in paper_bgr * 0.75), -1)
+        cv2.circle(
+            img,
+            (int(rng.integers(0, w)), int(rng.integers(0, h))),
+            int(rng.integers(1, 3)),
+            tuple(float(c) for c in paper_bgr * 0.75),
+            -1,
+        )
     # Layout: rows of digits, each digit scaled so that rows fit; a little slope and jitter.
     per_row = int(np.ceil(n / rows))
     cell = min(0.8 * w / per_row, 0.75 * h / rows)
@@ -119,7 +126,9 @@ def render_sheet(
     if perspective:
         src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
         dst = src + rng.uniform(-0.04, 0.04, (4, 2)).astype(np.float32) * np.float32([w, h])
-        img = cv2.warpPerspective(img, cv2.getPerspectiveTransform(src, dst), (w, h), borderMode=cv2.BORDER_REFLECT)
+        img = cv2.warpPerspective(
+            img, cv2.getPerspectiveTransform(src, dst), (w, h), borderMode=cv2.BORDER_REFLECT
+        )
     if blur:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.2))
     if noise:
@@ -133,7 +142,9 @@ def render_sheet(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.scenes", description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path("/tmp/scenes"), help="output folder (default: /tmp/scenes)")
+    p.add_argument(
+        "--out", type=Path, default=Path("/tmp/scenes"), help="output folder (default: /tmp/scenes)"
+    )
     p.add_argument("--count", type=int, default=8, help="number of scenes (default: 8)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--mnist", default=os.environ.get("MNIST_PATH"), help="mnist.npz (default: $MNIST_PATH)")

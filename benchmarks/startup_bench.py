@@ -6,6 +6,7 @@ decode, find, normalize, classify, output) and the process's peak resident memor
 
     python -m benchmarks.startup_bench models/lstm_unrolled_dynamic.tflite photo.jpg
 """
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,11 @@ def measure_startup(model: Path, image: Path, runs: int = 5, cwd: Path | None = 
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=120)
         walls.append((time.perf_counter() - t0) * 1e3)
-        peak_lines = [l for l in proc.stderr.splitlines() if l.startswith("peak_rss_kib ")]
+        peak_lines = [line for line in proc.stderr.splitlines() if line.startswith("peak_rss_kib ")]
         if proc.returncode != 0 or not peak_lines:
-            raise RuntimeError(f"edge program failed on {image} (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
+            raise RuntimeError(
+                f"edge program failed on {image} (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"
+            )
         peaks.append(int(peak_lines[-1].split()[1]) / 1024)  # -1 KiB: no /proc (not Linux)
         text = json.loads(proc.stdout.strip().splitlines()[-1]).get("text")
     return {

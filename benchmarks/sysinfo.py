@@ -5,6 +5,7 @@ is imported just to print its version; this module is safe in ``--edge-only`` mo
 
     python -m benchmarks.sysinfo        # print this machine's record as JSON
 """
+
 from __future__ import annotations
 
 import datetime as _dt

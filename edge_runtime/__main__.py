@@ -8,6 +8,7 @@ One line per image or frame (``--json``: one JSON object per line). The exit sta
 non-zero if any input failed. The model is ``--model``, else $DIGITS_MODEL, else the
 default in models/manifest.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,9 @@ def _format(record: dict) -> str:
     where = record["source"] if record["frame"] is None else f"{record['source']}#{record['frame']}"
     confs = " ".join(f"{d['confidence']:.2f}" for d in record["digits"])
     fps = f" {record['fps']:.1f} FPS" if record.get("fps") else ""
-    return f"{where}: {record['text'] or '(no digits)'}  [{confs}] {record['timings_ms']['total']:.1f} ms{fps}"
+    return (
+        f"{where}: {record['text'] or '(no digits)'}  [{confs}] {record['timings_ms']['total']:.1f} ms{fps}"
+    )
 
 
 class _Display:
@@ -79,7 +82,9 @@ def make_reader(options: RunOptions):
     from edge_runtime.manifest import resolve_model
     from edge_runtime.pipeline import DigitReader
 
-    return DigitReader(DigitClassifier(resolve_model(options.model), num_threads=options.threads), options.min_confidence)
+    return DigitReader(
+        DigitClassifier(resolve_model(options.model), num_threads=options.threads), options.min_confidence
+    )
 
 
 def read_images(paths: list[str], options: RunOptions, reader=None, emit=print) -> int:
@@ -105,7 +110,9 @@ def read_images(paths: list[str], options: RunOptions, reader=None, emit=print) 
                 vis = annotate(image, reading, min_confidence=options.min_confidence)
                 if options.save:
                     options.save.mkdir(parents=True, exist_ok=True)
-                    cv2.imwrite(str(options.save / (Path(path).name + ".png")), vis)  # a.jpg and a.webp both kept
+                    cv2.imwrite(
+                        str(options.save / (Path(path).name + ".png")), vis
+                    )  # a.jpg and a.webp both kept
                 display.show(vis)
         except (ImageError, OSError) as exc:
             failed += 1
@@ -154,26 +161,47 @@ def run_camera(camera_options, options: RunOptions, reader=None, emit=print) -> 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--model", default=None, help="TFLite model (default: $DIGITS_MODEL, else models/manifest.json's default)")
+    common.add_argument(
+        "--model",
+        default=None,
+        help="TFLite model (default: $DIGITS_MODEL, else models/manifest.json's default)",
+    )
     common.add_argument("--threads", type=int, default=1, help="interpreter threads (default: 1)")
-    common.add_argument("--min-confidence", type=float, default=0.5, help="below this a digit shows as '?' (default: 0.5)")
-    common.add_argument("--json", action="store_true", help="one JSON object per line (default: readable lines)")
-    common.add_argument("--save", type=Path, default=None, help="write annotated copies to this folder (default: none)")
+    common.add_argument(
+        "--min-confidence", type=float, default=0.5, help="below this a digit shows as '?' (default: 0.5)"
+    )
+    common.add_argument(
+        "--json", action="store_true", help="one JSON object per line (default: readable lines)"
+    )
+    common.add_argument(
+        "--save", type=Path, default=None, help="write annotated copies to this folder (default: none)"
+    )
     common.add_argument("--show", action="store_true", help="show a live window (needs OpenCV with a GUI)")
-    common.add_argument("--max-frames", type=int, default=None, help="camera: stop after N frames (default: no limit)")
+    common.add_argument(
+        "--max-frames", type=int, default=None, help="camera: stop after N frames (default: no limit)"
+    )
     p = argparse.ArgumentParser(prog="digits-edge", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     img = sub.add_parser("image", parents=[common], help="read image files, folders or globs")
     img.add_argument("paths", nargs="+", help="image files (PNG, JPEG, BMP, WebP...), folders or globs")
     cam = sub.add_parser("camera", parents=[common], help="read a webcam, video file, stream or Pi camera")
-    cam.add_argument("--source", default="0", help="webcam index, video file, stream URL or 'picamera' (default: 0)")
-    cam.add_argument("--reconnect-seconds", type=float, default=10.0, help="give up on a lost camera after this long (default: 10)")
+    cam.add_argument(
+        "--source", default="0", help="webcam index, video file, stream URL or 'picamera' (default: 0)"
+    )
+    cam.add_argument(
+        "--reconnect-seconds",
+        type=float,
+        default=10.0,
+        help="give up on a lost camera after this long (default: 10)",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    options = RunOptions(args.model, args.threads, args.min_confidence, args.json, args.save, args.show, args.max_frames)
+    options = RunOptions(
+        args.model, args.threads, args.min_confidence, args.json, args.save, args.show, args.max_frames
+    )
     from edge_runtime.classifier import ModelError
 
     try:
@@ -188,7 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     from edge_runtime.camera import CameraError, CameraOptions
 
     try:
-        run_camera(CameraOptions(source=args.source, reconnect_seconds=args.reconnect_seconds), options, reader, emit=out)
+        run_camera(
+            CameraOptions(source=args.source, reconnect_seconds=args.reconnect_seconds),
+            options,
+            reader,
+            emit=out,
+        )
     except CameraError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

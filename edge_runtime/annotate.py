@@ -1,4 +1,5 @@
 """Draw a Reading on a copy of its image: a box, the digit and its confidence per digit, FPS."""
+
 from __future__ import annotations
 
 import cv2
@@ -16,7 +17,17 @@ def annotate(image: np.ndarray, reading, fps: float | None = None, min_confidenc
         colour = (0, 180, 0) if ok else (0, 0, 255)
         cv2.rectangle(vis, (x, y), (x + w, y + h), colour, thick)
         label = f"{d.label if ok else '?'} {d.confidence:.2f}"
-        cv2.putText(vis, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, font, colour, thick, cv2.LINE_AA)
+        cv2.putText(
+            vis, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, font, colour, thick, cv2.LINE_AA
+        )
     if fps is not None:
-        cv2.putText(vis, f"{fps:.1f} FPS", (8, 8 + int(24 * font / 0.6)), cv2.FONT_HERSHEY_SIMPLEX, font, (255, 0, 255), thick)
+        cv2.putText(
+            vis,
+            f"{fps:.1f} FPS",
+            (8, 8 + int(24 * font / 0.6)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            font,
+            (255, 0, 255),
+            thick,
+        )
     return vis

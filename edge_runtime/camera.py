@@ -8,6 +8,7 @@ stops delivering frames it is reopened until ``reconnect_seconds`` have passed, 
 
     python -m edge_runtime camera --source 0 --max-frames 100
 """
+
 from __future__ import annotations
 
 import threading
@@ -175,7 +176,10 @@ class FrameSource:
         seen = 0
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._seq != seen or self._done or self._stop.is_set(), timeout=1.0)
+                last = seen  # bound now: the predicate runs inside wait_for, in this iteration
+                self._cond.wait_for(
+                    lambda last=last: self._seq != last or self._done or self._stop.is_set(), timeout=1.0
+                )
                 if self._stop.is_set():
                     return
                 if self._seq != seen:

@@ -8,6 +8,7 @@ the state is reset before every digit.
 
     python -m edge_runtime.classifier models/lstm_int8.tflite   # print the model's I/O
 """
+
 from __future__ import annotations
 
 import sys
@@ -44,7 +45,7 @@ class TensorSpec:
     zero_point: int
 
     @classmethod
-    def from_details(cls, d: dict) -> "TensorSpec":
+    def from_details(cls, d: dict) -> TensorSpec:
         scale, zero_point = d.get("quantization", (0.0, 0))
         return cls(np.dtype(d["dtype"]), tuple(int(s) for s in d["shape"]), float(scale), int(zero_point))
 
@@ -53,7 +54,12 @@ class TensorSpec:
         return self.scale != 0.0 and self.dtype in (np.int8, np.uint8, np.int16)
 
 
-STATEFUL_OPS = ("UNIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN", "VAR_HANDLE", "ASSIGN_VARIABLE")
+STATEFUL_OPS = (
+    "UNIDIRECTIONAL_SEQUENCE_LSTM",
+    "UNIDIRECTIONAL_SEQUENCE_RNN",
+    "VAR_HANDLE",
+    "ASSIGN_VARIABLE",
+)
 
 
 def _has_state(interpreter) -> bool:
@@ -89,7 +95,9 @@ class DigitClassifier:
             raise ModelError(f"cannot load TFLite model {path}: {exc}") from exc
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
-            raise ModelError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
+            raise ModelError(
+                f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}"
+            )
         self.path = path
         self.input = TensorSpec.from_details(inputs[0])
         self.output = TensorSpec.from_details(outputs[0])
@@ -134,10 +142,12 @@ class DigitClassifier:
                 invoke()
                 return get_tensor(out_index)
         else:
+
             def run(q: np.ndarray) -> np.ndarray:
                 set_tensor(in_index, q)
                 invoke()
                 return get_tensor(out_index)
+
         return run
 
     def logits(self, x: np.ndarray) -> np.ndarray:

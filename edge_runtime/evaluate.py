@@ -5,6 +5,7 @@ per image; image score = fraction of images read exactly.
 
     python -m edge_runtime.evaluate $DIGITS_PHOTOS_DIR [--model models/x.tflite] [--save /tmp/eval]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,7 +47,7 @@ class ImageScore:
     """len(label) - edit distance, at least 0."""
 
     @classmethod
-    def of(cls, name: str, text: str, label: str) -> "ImageScore":
+    def of(cls, name: str, text: str, label: str) -> ImageScore:
         return cls(name, label, text, max(0, len(label) - edit_distance(text, label)))
 
 
@@ -73,7 +74,9 @@ def evaluate(options: EvaluateOptions, reader=None) -> EvaluateResult:
 
     labels = json.loads((options.folder / "labels.json").read_text())
     if reader is None:
-        reader = DigitReader(DigitClassifier(resolve_model(options.model)), min_confidence=options.min_confidence)
+        reader = DigitReader(
+            DigitClassifier(resolve_model(options.model)), min_confidence=options.min_confidence
+        )
     result = EvaluateResult()
     for name in sorted(labels):
         label = str(labels[name]["digits"])
@@ -95,8 +98,12 @@ def evaluate(options: EvaluateOptions, reader=None) -> EvaluateResult:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m edge_runtime.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("folder", type=Path, help="folder with images and labels.json")
-    p.add_argument("--model", default=None, help="TFLite model (default: $DIGITS_MODEL or the manifest default)")
-    p.add_argument("--save", type=Path, default=None, help="write annotated copies to this folder (default: none)")
+    p.add_argument(
+        "--model", default=None, help="TFLite model (default: $DIGITS_MODEL or the manifest default)"
+    )
+    p.add_argument(
+        "--save", type=Path, default=None, help="write annotated copies to this folder (default: none)"
+    )
     a = p.parse_args(argv)
     from edge_runtime.classifier import ModelError
 

@@ -7,6 +7,7 @@ decoding when the header says so, to keep memory small on a Raspberry Pi).
 
     python -m edge_runtime.imageio photo.jpg   # print what was decoded
 """
+
 from __future__ import annotations
 
 import glob

@@ -5,6 +5,7 @@ manifest's default in ``<project>/models`` (the folder next to edge_runtime/).
 
     python -m edge_runtime.manifest   # print the default model path
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,9 @@ def default_model_path(models_dir: str | Path | None = None) -> Path:
     for entry in manifest["models"]:
         if entry.get("name") == name:
             return folder / entry["file"]
-    raise ModelError(f"{folder / 'manifest.json'}: default model {name!r} is not in its 'models' list; run make export")
+    raise ModelError(
+        f"{folder / 'manifest.json'}: default model {name!r} is not in its 'models' list; run make export"
+    )
 
 
 def resolve_model(model: str | Path | None = None) -> Path:

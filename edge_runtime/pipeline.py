@@ -1,12 +1,13 @@
 """Read every digit in an image: find (segment) -> normalize (preprocess) -> classify (LiteRT).
 
-    from edge_runtime.classifier import DigitClassifier
-    from edge_runtime.pipeline import DigitReader
-    reading = DigitReader(DigitClassifier("models/lstm.tflite")).read(image)   # BGR or grey uint8
-    reading.text, reading.digits, reading.timings_ms
+from edge_runtime.classifier import DigitClassifier
+from edge_runtime.pipeline import DigitReader
+reading = DigitReader(DigitClassifier("models/lstm.tflite")).read(image)   # BGR or grey uint8
+reading.text, reading.digits, reading.timings_ms
 
-    python -m edge_runtime.pipeline photo.jpg [MODEL.tflite]   # print the reading
+python -m edge_runtime.pipeline photo.jpg [MODEL.tflite]   # print the reading
 """
+
 from __future__ import annotations
 
 import sys
@@ -62,7 +63,10 @@ class Reading:
     def as_dict(self) -> dict:
         return {
             "text": self.text,
-            "digits": [{"label": d.label, "confidence": round(d.confidence, 4), "box": list(d.box)} for d in self.digits],
+            "digits": [
+                {"label": d.label, "confidence": round(d.confidence, 4), "box": list(d.box)}
+                for d in self.digits
+            ],
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
         }
 
@@ -103,7 +107,9 @@ class DigitReader:
             tn, tc = tn + dt_n, tc + dt_c
             conf = probs.max(axis=1) if len(probs) else np.zeros(0, np.float32)
             peak = np.array([float(b.ink.max()) for b in blobs], np.float32)
-            score = (float(conf.mean()), float((conf * peak).mean()), len(blobs)) if len(blobs) else (0.0, 0.0, 0)
+            score = (
+                (float(conf.mean()), float((conf * peak).mean()), len(blobs)) if len(blobs) else (0.0, 0.0, 0)
+            )
             if best is None or _clearly_better(score, best[0]):
                 best = (score, blobs, x, probs)
         _, blobs, x, probs = best
@@ -117,7 +123,11 @@ class DigitReader:
     def _classify(self, blobs: list[Blob]) -> tuple[np.ndarray, np.ndarray, float, float]:
         """blobs -> ((n, 28, 28) inputs, (n, 10) probabilities, normalize ms, classify ms)."""
         t0 = time.perf_counter()
-        x = np.stack([normalize_digit(b.ink, self.normalize) for b in blobs]) if blobs else np.zeros((0, 28, 28), np.float32)
+        x = (
+            np.stack([normalize_digit(b.ink, self.normalize) for b in blobs])
+            if blobs
+            else np.zeros((0, 28, 28), np.float32)
+        )
         t1 = time.perf_counter()
         probs = self.classifier.probabilities(x) if len(x) else np.zeros((0, 10), np.float32)
         t2 = time.perf_counter()

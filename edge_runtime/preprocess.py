@@ -8,6 +8,7 @@ sits at the centre. Digits are white on black, grey levels in [0, 1], strokes ab
 
     python -m edge_runtime.preprocess photo_of_one_digit.png   # writes /tmp/normalized.png
 """
+
 from __future__ import annotations
 
 import sys

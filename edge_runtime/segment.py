@@ -25,6 +25,7 @@ camera frame's digits; again at up to ``max_side`` px when the digits found are 
 
     python -m edge_runtime.segment photo.jpg   # writes /tmp/segment.png with the boxes
 """
+
 from __future__ import annotations
 
 import sys
@@ -330,7 +331,9 @@ def ink_components(ink: np.ndarray, options: SegmentOptions = DEFAULT):
         lines |= cv2.morphologyEx(weak_u8, cv2.MORPH_OPEN, np.ones((max(15, h // 3), 1), np.uint8))
         # Only thin lines: a thick stroke (marker, a big digit's straight bar) is not grid.
         t = max(5, int(0.012 * min(h, w))) | 1
-        thick = cv2.dilate(cv2.morphologyEx(weak_u8, cv2.MORPH_OPEN, np.ones((t, t), np.uint8)), np.ones((3, 3), np.uint8))
+        thick = cv2.dilate(
+            cv2.morphologyEx(weak_u8, cv2.MORPH_OPEN, np.ones((t, t), np.uint8)), np.ones((3, 3), np.uint8)
+        )
         lines &= 1 - thick
         if lines.any():
             line_mask = cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0
@@ -483,7 +486,9 @@ def reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
             if ov > 0.6 * min(py1 - py0, ry1 - ry0):
                 px = [(b[i][0], b[i][0] + b[i][2]) for i in prev]
                 rx = [(b[i][0], b[i][0] + b[i][2]) for i in r]
-                if max(e for _, e in px) <= min(s for s, _ in rx) or max(e for _, e in rx) <= min(s for s, _ in px):
+                if max(e for _, e in px) <= min(s for s, _ in rx) or max(e for _, e in rx) <= min(
+                    s for s, _ in px
+                ):
                     prev.extend(r)
                     continue
         out.append(list(r))
@@ -500,7 +505,9 @@ def find_digits(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> list[Blo
     return find_digit_candidates(grey, options, both=False)[0]
 
 
-def find_digit_candidates(grey: np.ndarray, options: SegmentOptions = DEFAULT, both: bool = True) -> list[list[Blob]]:
+def find_digit_candidates(
+    grey: np.ndarray, options: SegmentOptions = DEFAULT, both: bool = True
+) -> list[list[Blob]]:
     """Like ``find_digits``, but when the polarity is ambiguous (``polarity`` is None: a sheet
     on a dark desk with dense writing, thick marker, a vignetted frame) and ``both`` is set,
     two candidate lists: the likelier polarity's blobs first, then the other's."""
@@ -612,7 +619,9 @@ def _find_at(
     comps = _attach_slivers(comps, stats, median_h)
     # Small pieces at the edge (page corners) go, but only after a digit's own broken-off
     # piece that reaches the edge (a tail in a tight strip) has been merged back.
-    comps = [c for c in comps if tight_crop or c[3] >= 0.6 * median_h or not _touches_edge(*c[:4], w, h, sheet)]
+    comps = [
+        c for c in comps if tight_crop or c[3] >= 0.6 * median_h or not _touches_edge(*c[:4], w, h, sheet)
+    ]
     comps = [c for c in comps if c[3] >= options.relative_height * median_h or c[2] >= 0.8 * median_h]
     # Too-large blobs (more than 3x the median height) are not digits of this text.
     comps = [c for c in comps if c[3] <= 3.0 * median_h and c[2] <= 8.0 * median_h]

@@ -17,6 +17,7 @@ quantization ``float32``, ``float16`` (float16 weights), ``dynamic`` (int8
 weights, float activations), ``int8`` (full integer, int8 input and output,
 calibrated on training images) or ``int16x8`` (int16 activations, int8 weights).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,9 +28,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -94,25 +95,32 @@ def default_variants(arch: str) -> list[Variant]:
 
 
 def parse_variant(text: str, arch: str | None = None) -> Variant:
-    """"lstm_fused_int8", or "fused_int8" with ``arch`` given -> Variant; ValueError names the bad part."""
+    """ "lstm_fused_int8", or "fused_int8" with ``arch`` given -> Variant; ValueError names the bad part."""
     parts = text.strip().split("_")
     if len(parts) == 2 and arch:
         parts = [arch, *parts]
     if len(parts) != 3:
-        raise ValueError(f"bad variant {text!r}: expected ARCH_GRAPH_QUANT like lstm_fused_int8 or GRAPH_QUANT like fused_int8")
+        raise ValueError(
+            f"bad variant {text!r}: expected ARCH_GRAPH_QUANT like lstm_fused_int8 or GRAPH_QUANT like fused_int8"
+        )
     a, graph, quant = parts
     if arch and a != arch:
         raise ValueError(f"variant {text!r} is for {a!r}, not {arch!r}")
     if graph not in GRAPHS:
         raise ValueError(f"bad variant {text!r}: graph {graph!r} is not one of {', '.join(GRAPHS)}")
     if quant not in QUANTIZATIONS:
-        raise ValueError(f"bad variant {text!r}: quantization {quant!r} is not one of {', '.join(QUANTIZATIONS)}")
+        raise ValueError(
+            f"bad variant {text!r}: quantization {quant!r} is not one of {', '.join(QUANTIZATIONS)}"
+        )
     if graph == "fused" and a not in FUSED_ARCHS:
-        raise ValueError(f"bad variant {text!r}: only {', '.join(FUSED_ARCHS)} has a fused graph; use {a}_unrolled_{quant}")
+        raise ValueError(
+            f"bad variant {text!r}: only {', '.join(FUSED_ARCHS)} has a fused graph; use {a}_unrolled_{quant}"
+        )
     return Variant(a, graph, quant)
 
 
 # ---------------------------------------------------------------- conversion (needs TF)
+
 
 def load_keras(path: str | Path):
     """Load a trained model file (tf_keras format); custom cells registered first."""
@@ -181,7 +189,9 @@ def calibration_images(mnist_path: str | None, samples: int, seed: int) -> np.nd
     from training.data import load_mnist
 
     data = load_mnist(mnist_path, download=False)
-    idx = np.random.default_rng(seed).choice(len(data.x_train), size=min(samples, len(data.x_train)), replace=False)
+    idx = np.random.default_rng(seed).choice(
+        len(data.x_train), size=min(samples, len(data.x_train)), replace=False
+    )
     return data.x_train[np.sort(idx)].astype(np.float32) / 255.0
 
 
@@ -197,11 +207,34 @@ def keras_test_logits(model, mnist_path: str | None) -> tuple[np.ndarray, float]
 
 # ---------------------------------------------------------------- parent side: run children
 
-def child_command(keras_path: Path, arch: str, names: list[str], work: Path, mnist: str | None,
-                  calibration_samples: int, seed: int, logits: bool) -> list[str]:
-    cmd = [sys.executable, "-m", "export.convert", "--keras", str(Path(keras_path).resolve()),
-           "--arch", arch, "--variants", ",".join(names), "--work-dir", str(work),
-           "--calibration-samples", str(calibration_samples), "--seed", str(seed)]
+
+def child_command(
+    keras_path: Path,
+    arch: str,
+    names: list[str],
+    work: Path,
+    mnist: str | None,
+    calibration_samples: int,
+    seed: int,
+    logits: bool,
+) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "export.convert",
+        "--keras",
+        str(Path(keras_path).resolve()),
+        "--arch",
+        arch,
+        "--variants",
+        ",".join(names),
+        "--work-dir",
+        str(work),
+        "--calibration-samples",
+        str(calibration_samples),
+        "--seed",
+        str(seed),
+    ]
     if mnist:
         cmd += ["--mnist", str(Path(mnist).resolve())]
     return cmd + (["--keras-logits"] if logits else [])
@@ -225,9 +258,19 @@ def last_error_line(log_path: Path) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def run_children(keras_path: Path, arch: str, todo: list[Variant], work: Path, *, mnist: str | None,
-                 calibration_samples: int, seed: int, on_keras: Callable[[dict], None],
-                 on_done: Callable[[Variant, dict], None], on_fail: Callable[[Variant, str], None]) -> None:
+def run_children(
+    keras_path: Path,
+    arch: str,
+    todo: list[Variant],
+    work: Path,
+    *,
+    mnist: str | None,
+    calibration_samples: int,
+    seed: int,
+    on_keras: Callable[[dict], None],
+    on_done: Callable[[Variant, dict], None],
+    on_fail: Callable[[Variant, str], None],
+) -> None:
     """Convert ``todo`` in child processes (this module's main), writing WORK/<name>.tflite.
 
     A crash fails the variant being converted and a new child takes the rest. Each event
@@ -243,16 +286,25 @@ def run_children(keras_path: Path, arch: str, todo: list[Variant], work: Path, *
         log_path = work / f"{arch}-convert-{attempt}.log"
         by_name = {v.name: v for v in remaining}
         with open(log_path, "w") as err:
-            cmd = child_command(keras_path, arch, [v.name for v in remaining], work, mnist,
-                                calibration_samples, seed, want_logits)
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=child_env(),
-                                    cwd=PROJECT_ROOT)
+            cmd = child_command(
+                keras_path,
+                arch,
+                [v.name for v in remaining],
+                work,
+                mnist,
+                calibration_samples,
+                seed,
+                want_logits,
+            )
+            proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=child_env(), cwd=PROJECT_ROOT
+            )
             started, loaded = None, False
             try:
                 for line in proc.stdout:
                     if not line.startswith(PROTOCOL_PREFIX):
                         continue
-                    msg = json.loads(line[len(PROTOCOL_PREFIX):])
+                    msg = json.loads(line[len(PROTOCOL_PREFIX) :])
                     ev = msg["event"]
                     if ev == "loaded":
                         loaded = True
@@ -276,8 +328,11 @@ def run_children(keras_path: Path, arch: str, todo: list[Variant], work: Path, *
                 raise
         if rc == 0 and not remaining:
             return
-        why = (f"converter crashed (signal {-rc}{', ' + signal.Signals(-rc).name if -rc in signal.valid_signals() else ''})"
-               if rc < 0 else f"converter exited with code {rc}: {last_error_line(log_path)}")
+        why = (
+            f"converter crashed (signal {-rc}{', ' + signal.Signals(-rc).name if -rc in signal.valid_signals() else ''})"
+            if rc < 0
+            else f"converter exited with code {rc}: {last_error_line(log_path)}"
+        )
         if not loaded or want_logits:
             # The model did not even load (or the Keras reference failed): no variant can work.
             for v in list(remaining):
@@ -291,12 +346,21 @@ def run_children(keras_path: Path, arch: str, todo: list[Variant], work: Path, *
 
 # ---------------------------------------------------------------- child process
 
+
 def _say(event: str, **fields) -> None:
     print(PROTOCOL_PREFIX + json.dumps({"event": event, **fields}), flush=True)
 
 
-def run_child(keras_path: str, arch: str, variants: list[str], work_dir: str,
-              mnist_path: str | None, calibration_samples: int, seed: int, keras_logits: bool) -> int:
+def run_child(
+    keras_path: str,
+    arch: str,
+    variants: list[str],
+    work_dir: str,
+    mnist_path: str | None,
+    calibration_samples: int,
+    seed: int,
+    keras_logits: bool,
+) -> int:
     """Body of the child: convert each variant to WORK_DIR/<name>.tflite, reporting as it goes."""
     work = Path(work_dir)
     t0 = time.perf_counter()
@@ -316,33 +380,56 @@ def run_child(keras_path: str, arch: str, variants: list[str], work_dir: str,
             os.kill(os.getpid(), signal.SIGSEGV)
         t = time.perf_counter()
         try:
-            data = convert_variant(model, v, calib if calib is not None else np.zeros((0, 28, 28), np.float32))
+            data = convert_variant(
+                model, v, calib if calib is not None else np.zeros((0, 28, 28), np.float32)
+            )
         except Exception as exc:  # one bad variant never stops the others
             msg = str(exc).strip().splitlines()
             _say("error", variant=v.name, error=f"{type(exc).__name__}: {msg[0] if msg else ''}"[:300])
             continue
         out = work / v.file
         out.write_bytes(data)
-        _say("done", variant=v.name, file=str(out), size_bytes=len(data),
-             seconds=round(time.perf_counter() - t, 2))
+        _say(
+            "done",
+            variant=v.name,
+            file=str(out),
+            size_bytes=len(data),
+            seconds=round(time.perf_counter() - t, 2),
+        )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Convert a Keras digit model to TFLite variants (child of export).")
+    p = argparse.ArgumentParser(
+        description="Convert a Keras digit model to TFLite variants (child of export)."
+    )
     p.add_argument("--keras", required=True, help="trained model file (model.keras)")
     p.add_argument("--arch", required=True, help="its architecture: lstm, gru, rnn or peephole")
-    p.add_argument("--variants", required=True, help="comma-separated, e.g. lstm_fused_int8,lstm_unrolled_dynamic")
+    p.add_argument(
+        "--variants", required=True, help="comma-separated, e.g. lstm_fused_int8,lstm_unrolled_dynamic"
+    )
     p.add_argument("--work-dir", required=True, help="folder for the .tflite files (created)")
     p.add_argument("--mnist", default=None, help="mnist.npz (default: $MNIST_PATH)")
-    p.add_argument("--calibration-samples", type=int, default=2000,
-                   help="training images for int8 calibration (default: 2000)")
+    p.add_argument(
+        "--calibration-samples",
+        type=int,
+        default=2000,
+        help="training images for int8 calibration (default: 2000)",
+    )
     p.add_argument("--seed", type=int, default=0, help="picks the calibration images (default: 0)")
     p.add_argument("--keras-logits", action="store_true", help="also write the Keras test-set logits")
     a = p.parse_args(argv)
     Path(a.work_dir).mkdir(parents=True, exist_ok=True)
-    return run_child(a.keras, a.arch, [v for v in a.variants.split(",") if v], a.work_dir,
-                     a.mnist, a.calibration_samples, a.seed, a.keras_logits)
+    return run_child(
+        a.keras,
+        a.arch,
+        [v for v in a.variants.split(",") if v],
+        a.work_dir,
+        a.mnist,
+        a.calibration_samples,
+        a.seed,
+        a.keras_logits,
+    )
 
 
 if __name__ == "__main__":

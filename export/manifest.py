@@ -12,6 +12,7 @@ new model files in and writes the manifest last, undoing the swap if that fails.
 
     python -m export.manifest models/     # check the manifest against the files
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,9 +37,28 @@ INPUT_CONTRACT = {
 }
 
 ENTRY_KEYS = (
-    "name", "file", "sha256", "size_bytes", "arch", "graph", "quantization", "input", "output",
-    "input_contract", "ops", "test_accuracy", "keras_test_accuracy", "agreement", "max_logit_diff",
-    "latency_us_p50", "tolerance_pp", "test_images", "training", "data_sha256", "keras", "converter",
+    "name",
+    "file",
+    "sha256",
+    "size_bytes",
+    "arch",
+    "graph",
+    "quantization",
+    "input",
+    "output",
+    "input_contract",
+    "ops",
+    "test_accuracy",
+    "keras_test_accuracy",
+    "agreement",
+    "max_logit_diff",
+    "latency_us_p50",
+    "tolerance_pp",
+    "test_images",
+    "training",
+    "data_sha256",
+    "keras",
+    "converter",
     "cache_key",
 )
 GRAPHS = ("fused", "unrolled")
@@ -141,8 +161,10 @@ def choose_default(entries: list[dict], tolerance_pp: float) -> tuple[str | None
     fastest = min(e["latency_us_p50"] for e in accurate)
     quick = [e for e in accurate if e["latency_us_p50"] <= fastest * (1 + TIE_BAND)]
     chosen = min(quick, key=lambda e: (e["size_bytes"], e["latency_us_p50"], e["name"]))
-    why = (f"{rule}: {chosen['name']} has {chosen['test_accuracy']:.2%} test accuracy (best {best:.2%}), "
-           f"{chosen['latency_us_p50']:.1f} us per digit (fastest {fastest:.1f} us), {chosen['size_bytes']} bytes")
+    why = (
+        f"{rule}: {chosen['name']} has {chosen['test_accuracy']:.2%} test accuracy (best {best:.2%}), "
+        f"{chosen['latency_us_p50']:.1f} us per digit (fastest {fastest:.1f} us), {chosen['size_bytes']} bytes"
+    )
     return chosen["name"], why
 
 
@@ -191,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {p}", file=sys.stderr)
     if not problems:
         m = read_manifest(out_dir)
-        print(f"{out_dir / MANIFEST_NAME}: {len(m['models'])} models, all files match; default {m['default']}")
+        print(
+            f"{out_dir / MANIFEST_NAME}: {len(m['models'])} models, all files match; default {m['default']}"
+        )
     return 1 if problems else 0
 
 

@@ -14,6 +14,7 @@ the recorded hash is reused without converting: a second export is quick.
 
     python -m export            # see export/__main__.py for the flags
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -24,10 +25,10 @@ import shutil
 import signal
 import time
 import zipfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -122,6 +123,7 @@ class Source:
 
 # ---------------------------------------------------------------- small helpers
 
+
 def versions() -> dict:
     out = {}
     for pkg in ("tensorflow", "tf_keras"):
@@ -148,8 +150,10 @@ def check_writable(out_dir: Path) -> None:
         os.replace(probe, probe)
         probe.unlink()
     except OSError as exc:
-        raise ExportError(f"output folder not writable: {out_dir} ({exc.strerror or exc}); "
-                          "fix its permissions or pass --out DIR") from exc
+        raise ExportError(
+            f"output folder not writable: {out_dir} ({exc.strerror or exc}); "
+            "fix its permissions or pass --out DIR"
+        ) from exc
 
 
 def remove_stale_work_dirs(out_dir: Path) -> None:
@@ -175,11 +179,15 @@ def check_keras_file(path: Path) -> None:
             names = z.namelist()
             bad = z.testzip()
     except (OSError, zipfile.BadZipFile) as exc:
-        raise ExportError(f"corrupt Keras model file: {path} ({exc}); retrain it with "
-                          f"`python -m training --arch ... --out {path.parent}` or restore it") from exc
+        raise ExportError(
+            f"corrupt Keras model file: {path} ({exc}); retrain it with "
+            f"`python -m training --arch ... --out {path.parent}` or restore it"
+        ) from exc
     if bad is not None or "config.json" not in names:
-        raise ExportError(f"corrupt Keras model file: {path} (damaged member {bad or 'config.json missing'}); "
-                          "retrain it or restore it")
+        raise ExportError(
+            f"corrupt Keras model file: {path} (damaged member {bad or 'config.json missing'}); "
+            "retrain it or restore it"
+        )
 
 
 def read_config(run_dir: Path) -> dict:
@@ -223,6 +231,7 @@ def deferred_interrupts():
 
 # ---------------------------------------------------------------- finding the models
 
+
 def resolve_variants(options: ExportOptions, arch: str) -> list[Variant]:
     if not options.variants:
         return default_variants(arch)
@@ -246,7 +255,9 @@ def find_sources(options: ExportOptions) -> tuple[list[Source], list[str]]:
     """(sources with a trained model, archs that need training). Raises ExportError."""
     for a in options.archs:
         if a not in ARCHITECTURES:
-            raise ExportError(f"unknown architecture {a!r} in --archs; choose from {', '.join(ARCHITECTURES)}")
+            raise ExportError(
+                f"unknown architecture {a!r} in --archs; choose from {', '.join(ARCHITECTURES)}"
+            )
     for text in options.variants:  # fail on a typo before any work
         head = text.split("_")[0]
         try:
@@ -277,8 +288,10 @@ def find_sources(options: ExportOptions) -> tuple[list[Source], list[str]]:
             to_train.append(arch)
         else:
             what = "is incomplete (no metrics.json: training unfinished?)" if path.is_file() else "is missing"
-            raise ExportError(f"no trained model for {arch}: {path} {what}; run `make train` "
-                              f"(python -m training --arch {arch} --out {runs / arch}) or drop --no-train")
+            raise ExportError(
+                f"no trained model for {arch}: {path} {what}; run `make train` "
+                f"(python -m training --arch {arch} --out {runs / arch}) or drop --no-train"
+            )
     return sources, to_train
 
 
@@ -286,8 +299,10 @@ def train_missing(options: ExportOptions, archs: list[str], log: Callable[[str],
     try:
         from training.train import TrainOptions, train  # imports TensorFlow: only when training
     except ImportError as exc:
-        raise ExportError(f"cannot train {', '.join(archs)}: training.train is unavailable ({exc}); "
-                          "install the train extra (pip install -e '.[train]') or put a trained run in --runs") from exc
+        raise ExportError(
+            f"cannot train {', '.join(archs)}: training.train is unavailable ({exc}); "
+            "install the train extra (pip install -e '.[train]') or put a trained run in --runs"
+        ) from exc
 
     sources = []
     for arch in archs:
@@ -304,14 +319,23 @@ def train_missing(options: ExportOptions, archs: list[str], log: Callable[[str],
 
 
 def cache_key(source: Source, variant: Variant, options: ExportOptions) -> str:
-    return sha256_json({
-        "keras_sha256": source.keras_sha256, "config": source.config, "versions": versions(),
-        "variant": variant.name, "recipe": RECIPE, "export_version": EXPORT_VERSION, "calibration_samples": options.calibration_samples,
-        "seed": options.seed, "test_images": options.test_images,
-    })
+    return sha256_json(
+        {
+            "keras_sha256": source.keras_sha256,
+            "config": source.config,
+            "versions": versions(),
+            "variant": variant.name,
+            "recipe": RECIPE,
+            "export_version": EXPORT_VERSION,
+            "calibration_samples": options.calibration_samples,
+            "seed": options.seed,
+            "test_images": options.test_images,
+        }
+    )
 
 
 # ---------------------------------------------------------------- the job
+
 
 def run_export(options: ExportOptions, log: Callable[[str], None] = lambda s: None) -> ExportResult:
     """Train what is missing, convert, verify, and update ``options.out_dir``. Raises ExportError
@@ -323,8 +347,11 @@ def run_export(options: ExportOptions, log: Callable[[str], None] = lambda s: No
     previous = read_manifest(out_dir)
     prev_entries = {e.get("name"): e for e in (previous or {}).get("models", []) if isinstance(e, dict)}
     sources, to_train = find_sources(options)
-    result = ExportResult(out_dir=out_dir, manifest=(out_dir / "manifest.json") if previous else None,
-                          default=(previous or {}).get("default"))
+    result = ExportResult(
+        out_dir=out_dir,
+        manifest=(out_dir / "manifest.json") if previous else None,
+        default=(previous or {}).get("default"),
+    )
 
     # MNIST is needed to train, calibrate and verify: check it before the expensive part.
     from training.data import MnistError, load_mnist, resolve_path
@@ -355,8 +382,14 @@ def run_export(options: ExportOptions, log: Callable[[str], None] = lambda s: No
             key = cache_key(src, v, options)
             old = prev_entries.get(v.name)
             f = out_dir / v.file
-            if (not options.force and old and old.get("cache_key") == key and f.is_file()
-                    and f.stat().st_size == old.get("size_bytes") and sha256_file(f) == old.get("sha256")):
+            if (
+                not options.force
+                and old
+                and old.get("cache_key") == key
+                and f.is_file()
+                and f.stat().st_size == old.get("size_bytes")
+                and sha256_file(f) == old.get("sha256")
+            ):
                 kept[v.name] = old
                 result.variants.append(VariantResult(v.name, "cached", entry=old))
                 log(variant_line(old, "cached", 0.0))
@@ -381,7 +414,9 @@ def run_export(options: ExportOptions, log: Callable[[str], None] = lambda s: No
             if name in requested or name in kept:
                 continue
             same_model = e.get("arch") not in touched_archs or any(
-                s.arch == e.get("arch") and e.get("keras", {}).get("sha256") == s.keras_sha256 for s in sources)
+                s.arch == e.get("arch") and e.get("keras", {}).get("sha256") == s.keras_sha256
+                for s in sources
+            )
             f = out_dir / str(e.get("file", ""))
             if same_model and f.is_file() and sha256_file(f) == e.get("sha256"):
                 carried[name] = e
@@ -415,8 +450,16 @@ def _load_test(load_mnist, path: str, options: ExportOptions):
     return {"x": d.x_test[:n].astype(np.float32) / 255.0, "y": d.y_test[:n], "sha256": d.sha256}
 
 
-def _export_source(src: Source, todo: list[Variant], work: Path, data: dict, options: ExportOptions,
-                   result: ExportResult, new_entries: dict, log: Callable[[str], None]) -> None:
+def _export_source(
+    src: Source,
+    todo: list[Variant],
+    work: Path,
+    data: dict,
+    options: ExportOptions,
+    result: ExportResult,
+    new_entries: dict,
+    log: Callable[[str], None],
+) -> None:
     """Convert and verify one architecture's pending variants; record each outcome."""
     trained_on = data_sha256(src.config)
     if trained_on and trained_on != data["sha256"]:
@@ -428,27 +471,37 @@ def _export_source(src: Source, todo: list[Variant], work: Path, data: dict, opt
         logits = np.load(msg["file"])[: len(data["y"])]
         ref["logits"] = logits
         ref["accuracy"] = float(np.mean(logits.argmax(axis=1) == data["y"]))
-        log(f"{src.arch}: Keras model {rel(src.keras_path)} test accuracy {ref['accuracy']:.2%} "
-            f"on {len(data['y'])} images; converting {len(todo)} variants")
+        log(
+            f"{src.arch}: Keras model {rel(src.keras_path)} test accuracy {ref['accuracy']:.2%} "
+            f"on {len(data['y'])} images; converting {len(todo)} variants"
+        )
 
     def fail(v, why):
-        result.variants.append(VariantResult(v.name, "failed", reason=why,
-                                             seconds=time.perf_counter() - started["t"]))
+        result.variants.append(
+            VariantResult(v.name, "failed", reason=why, seconds=time.perf_counter() - started["t"])
+        )
         log(f"{v.name:<26} FAILED  {why}")
         started["t"] = time.perf_counter()
 
     def on_done(v, msg):
         try:
-            ver = verify_model(msg["file"], data["x"], data["y"], ref["logits"],  # latency: later, in quiet
-                               VerifyOptions(num_threads=options.num_threads, latency_runs=0))
+            ver = verify_model(
+                msg["file"],
+                data["x"],
+                data["y"],
+                ref["logits"],  # latency: later, in quiet
+                VerifyOptions(num_threads=options.num_threads, latency_runs=0),
+            )
         except Exception as exc:  # a file the runtime cannot load is that variant's failure
             return fail(v, f"verification failed: {exc}")
         tol = options.quant_tolerance_pp if v.quantized else options.float_tolerance_pp
         loss_pp = (ref["accuracy"] - ver.test_accuracy) * 100
         problems = []
         if loss_pp > tol + 1e-9:
-            problems.append(f"accuracy {ver.test_accuracy:.2%} is {loss_pp:.2f} pp below Keras "
-                            f"{ref['accuracy']:.2%} (tolerance {tol} pp)")
+            problems.append(
+                f"accuracy {ver.test_accuracy:.2%} is {loss_pp:.2f} pp below Keras "
+                f"{ref['accuracy']:.2%} (tolerance {tol} pp)"
+            )
         if not ver.repeatable:
             problems.append("not repeatable: the same image gave different logits (state not reset?)")
         if v.graph == "fused" and FUSED_LSTM_OP not in ver.ops:
@@ -459,45 +512,84 @@ def _export_source(src: Source, todo: list[Variant], work: Path, data: dict, opt
             return fail(v, "; ".join(problems))
         path = Path(msg["file"])
         entry = {
-            "name": v.name, "file": v.file, "sha256": sha256_file(path), "size_bytes": path.stat().st_size,
-            "arch": v.arch, "graph": v.graph, "quantization": v.quantization,
-            "input": ver.input, "output": ver.output, "input_contract": INPUT_CONTRACT, "ops": ver.ops,
-            "test_accuracy": ver.test_accuracy, "keras_test_accuracy": ref["accuracy"],
-            "agreement": ver.agreement, "max_logit_diff": round(ver.max_logit_diff, 6),
-            "latency_us_p50": ver.latency_us_p50, "tolerance_pp": tol, "test_images": ver.images,
-            "repeatable": ver.repeatable, "training": src.config, "data_sha256": trained_on or data["sha256"],
+            "name": v.name,
+            "file": v.file,
+            "sha256": sha256_file(path),
+            "size_bytes": path.stat().st_size,
+            "arch": v.arch,
+            "graph": v.graph,
+            "quantization": v.quantization,
+            "input": ver.input,
+            "output": ver.output,
+            "input_contract": INPUT_CONTRACT,
+            "ops": ver.ops,
+            "test_accuracy": ver.test_accuracy,
+            "keras_test_accuracy": ref["accuracy"],
+            "agreement": ver.agreement,
+            "max_logit_diff": round(ver.max_logit_diff, 6),
+            "latency_us_p50": ver.latency_us_p50,
+            "tolerance_pp": tol,
+            "test_images": ver.images,
+            "repeatable": ver.repeatable,
+            "training": src.config,
+            "data_sha256": trained_on or data["sha256"],
             "keras": {"file": rel(src.keras_path), "sha256": src.keras_sha256},
-            "converter": {**versions(), "recipe": RECIPE, "calibration": {
-                "split": "train", "images": options.calibration_samples, "seed": options.seed}
-                if v.quant in ("int8", "int16x8") else None},
+            "converter": {
+                **versions(),
+                "recipe": RECIPE,
+                "calibration": {"split": "train", "images": options.calibration_samples, "seed": options.seed}
+                if v.quant in ("int8", "int16x8")
+                else None,
+            },
             "cache_key": cache_key(src, v, options),
         }
-        if v.arch == "lstm" and v.graph == "fused" and v.quant == "int8" and entry["size_bytes"] > FUSED_INT8_BUDGET:
-            log(f"warning: {v.file} is {entry['size_bytes']} bytes, over the {FUSED_INT8_BUDGET}-byte budget "
-                "for the full-integer fused LSTM (fewer units?)")
+        if (
+            v.arch == "lstm"
+            and v.graph == "fused"
+            and v.quant == "int8"
+            and entry["size_bytes"] > FUSED_INT8_BUDGET
+        ):
+            log(
+                f"warning: {v.file} is {entry['size_bytes']} bytes, over the {FUSED_INT8_BUDGET}-byte budget "
+                "for the full-integer fused LSTM (fewer units?)"
+            )
         secs = time.perf_counter() - started["t"]
         new_entries[v.name] = entry
         result.variants.append(VariantResult(v.name, "shipped", entry=entry, seconds=secs))
         log(variant_line(entry, "ok", secs))
         started["t"] = time.perf_counter()
 
-    run_children(src.keras_path, src.arch, todo, work, mnist=options.mnist,
-                 calibration_samples=options.calibration_samples, seed=options.seed,
-                 on_keras=on_keras, on_done=on_done, on_fail=fail)
+    run_children(
+        src.keras_path,
+        src.arch,
+        todo,
+        work,
+        mnist=options.mnist,
+        calibration_samples=options.calibration_samples,
+        seed=options.seed,
+        on_keras=on_keras,
+        on_done=on_done,
+        on_fail=fail,
+    )
     # Latency once the converter is gone, all new files in turn, so the default rule compares
     # numbers taken under the same load.
     mine = [e for name, e in new_entries.items() if name in {v.name for v in todo}]
     if mine:
-        lat = compare_latencies([work / e["file"] for e in mine], data["x"][0],
-                                VerifyOptions(num_threads=options.num_threads))
+        lat = compare_latencies(
+            [work / e["file"] for e in mine], data["x"][0], VerifyOptions(num_threads=options.num_threads)
+        )
         for e in mine:
             e["latency_us_p50"] = lat[str(work / e["file"])]
-        log(f"{src.arch}: latency, 1 thread, us/digit (median of the fastest round): "
-            + ", ".join(f"{e['name']} {e['latency_us_p50']:.1f}" for e in mine))
+        log(
+            f"{src.arch}: latency, 1 thread, us/digit (median of the fastest round): "
+            + ", ".join(f"{e['name']} {e['latency_us_p50']:.1f}" for e in mine)
+        )
 
 
 def variant_line(e: dict, status: str, seconds: float) -> str:
     """One Ultralytics-style log line: name, status, size, accuracy, agreement, logit diff, (latency,) time."""
     lat = f"{e['latency_us_p50']:7.1f} us/digit  " if e.get("latency_us_p50") is not None else ""
-    return (f"{e['name']:<26} {status:<7} {e['size_bytes'] / 1024:7.1f} KB  acc {e['test_accuracy']:.2%}  "
-            f"agree {e['agreement']:.2%}  max|dlogit| {e['max_logit_diff']:.3f}  {lat}{seconds:5.1f} s")
+    return (
+        f"{e['name']:<26} {status:<7} {e['size_bytes'] / 1024:7.1f} KB  acc {e['test_accuracy']:.2%}  "
+        f"agree {e['agreement']:.2%}  max|dlogit| {e['max_logit_diff']:.3f}  {lat}{seconds:5.1f} s"
+    )

@@ -16,6 +16,7 @@ numbers are the ones the edge program will see:
 
     python -m export.verify models/lstm_fused_int8.tflite   # needs MNIST_PATH
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,7 +65,12 @@ class Verification:
 
 
 def spec_dict(spec: TensorSpec) -> dict:
-    return {"dtype": spec.dtype.name, "shape": list(spec.shape), "scale": spec.scale, "zero_point": spec.zero_point}
+    return {
+        "dtype": spec.dtype.name,
+        "shape": list(spec.shape),
+        "scale": spec.scale,
+        "zero_point": spec.zero_point,
+    }
 
 
 def op_names(path: str | Path) -> list[str]:
@@ -77,8 +83,9 @@ def op_names(path: str | Path) -> list[str]:
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
     except ImportError:
         from tflite_runtime.interpreter import Interpreter, OpResolverType
-    it = Interpreter(model_path=str(path),
-                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it = Interpreter(
+        model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
     it.allocate_tensors()
     try:
         ops = it._get_ops_details()  # noqa: SLF001 - no public API for this
@@ -100,8 +107,9 @@ def latency_us(clf: DigitClassifier, digit: np.ndarray, runs: int, warmup: int =
     return float(np.median(times) / 1000.0)
 
 
-def compare_latencies(paths: list[str | Path], digit: np.ndarray, options: VerifyOptions = VerifyOptions(),
-                      rounds: int = 9) -> dict[str, float]:
+def compare_latencies(
+    paths: list[str | Path], digit: np.ndarray, options: VerifyOptions = VerifyOptions(), rounds: int = 9
+) -> dict[str, float]:
     """{path: us per digit}: each file's fastest round median, the files measured in turn.
 
     Interleaving spreads background load evenly over the files, and taking each file's
@@ -118,8 +126,13 @@ def compare_latencies(paths: list[str | Path], digit: np.ndarray, options: Verif
     return {p: round(float(min(v)), 2) for p, v in samples.items()}
 
 
-def verify_model(path: str | Path, x_test: np.ndarray, y_test: np.ndarray,
-                 keras_logits: np.ndarray, options: VerifyOptions = VerifyOptions()) -> Verification:
+def verify_model(
+    path: str | Path,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    keras_logits: np.ndarray,
+    options: VerifyOptions = VerifyOptions(),
+) -> Verification:
     """Classify ``x_test`` ((n, 28, 28) float32 in [0, 1]) with the file and compare to Keras.
 
     ``keras_logits``: (n, 10) logits of the Keras model on the same images.
@@ -131,14 +144,19 @@ def verify_model(path: str | Path, x_test: np.ndarray, y_test: np.ndarray,
     k = min(options.repeat_images, len(x_test))
     again = clf.logits(x_test[:k])  # after 10k other digits
     twice = np.stack([clf.logits(x_test[i : i + 1])[0] for i in range(k) for _ in range(2)])
-    repeatable = bool(np.array_equal(again, logits[:k]) and np.array_equal(twice[0::2], twice[1::2])
-                      and np.array_equal(twice[0::2], logits[:k]))
+    repeatable = bool(
+        np.array_equal(again, logits[:k])
+        and np.array_equal(twice[0::2], twice[1::2])
+        and np.array_equal(twice[0::2], logits[:k])
+    )
     return Verification(
         test_accuracy=float(np.mean(pred == y_test)),
         agreement=float(np.mean(pred == keras_logits.argmax(axis=1))),
         max_logit_diff=float(np.max(np.abs(logits - keras_logits))),
         repeatable=repeatable,
-        latency_us_p50=round(latency_us(clf, x_test[0], options.latency_runs), 2) if options.latency_runs else None,
+        latency_us_p50=round(latency_us(clf, x_test[0], options.latency_runs), 2)
+        if options.latency_runs
+        else None,
         ops=op_names(path),
         input=spec_dict(clf.input),
         output=spec_dict(clf.output),
@@ -147,7 +165,9 @@ def verify_model(path: str | Path, x_test: np.ndarray, y_test: np.ndarray,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Accuracy, op list and latency of a TFLite digit model (no Keras comparison).")
+    p = argparse.ArgumentParser(
+        description="Accuracy, op list and latency of a TFLite digit model (no Keras comparison)."
+    )
     p.add_argument("model", help=".tflite file")
     p.add_argument("--mnist", default=None, help="mnist.npz (default: $MNIST_PATH)")
     a = p.parse_args(argv)

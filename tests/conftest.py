@@ -4,6 +4,7 @@ The model is the shipped default (models/manifest.json) when it exists, else
 $DIGITS_MODEL, else a small LSTM trained for one epoch and converted here (tests may
 use TensorFlow; the runtime may not).
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """training/augment.py: reproducible, mild, shape- and range-preserving warps."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ def digits(n=32):
     x = np.zeros((n, 28, 28), np.float32)
     for i in range(n):
         r, c = rng.integers(8, 16, 2)
-        x[i, r:r + 8, c:c + 3] = 1.0
+        x[i, r : r + 8, c : c + 3] = 1.0
     return x
 
 
@@ -33,8 +34,11 @@ def test_warps_are_mild():
     assert np.abs(y - x).max() > 0.1  # it does change the images
     ink_ratio = y.sum(axis=(1, 2)) / x.sum(axis=(1, 2))
     assert ink_ratio.min() > 0.4 and ink_ratio.max() < 2.5  # no digit lost or smeared over the frame
-    centre_shift = [np.abs(np.argwhere(yi > 0.5).mean(0) - np.argwhere(xi > 0.5).mean(0)).max()
-                    for xi, yi in zip(x, y) if (yi > 0.5).any()]
+    centre_shift = [
+        np.abs(np.argwhere(yi > 0.5).mean(0) - np.argwhere(xi > 0.5).mean(0)).max()
+        for xi, yi in zip(x, y)
+        if (yi > 0.5).any()
+    ]
     assert max(centre_shift) < 5  # 2 px shift + rotation/scale about the centre
 
 

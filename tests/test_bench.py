@@ -5,6 +5,7 @@ report is complete and consistent (never timings): every model has a row,
 accuracies are in [0, 1] and equal an independent re-measure, and --edge-only
 runs with TensorFlow made unimportable.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,16 @@ def test_score_uses_edit_distance_floored_per_image():
 
 
 def _row(name, kind, p50_us, quant="float32", graph="fused", size=100_000, default=False):
-    return {"name": name, "kind": kind, "quantization": quant, "graph": graph, "arch": "lstm",
-            "size_bytes": size, "default": default, "latency": {"1": {"p50_us": p50_us}}}
+    return {
+        "name": name,
+        "kind": kind,
+        "quantization": quant,
+        "graph": graph,
+        "arch": "lstm",
+        "size_bytes": size,
+        "default": default,
+        "latency": {"1": {"p50_us": p50_us}},
+    }
 
 
 def test_headline_compares_default_with_keras_and_onnx_bars():
@@ -84,8 +93,11 @@ def test_headline_compares_default_with_keras_and_onnx_bars():
 
 
 def test_side_by_side_ratios_decide_the_bars_when_present():
-    rows = [_row("keras function", "keras", 1000.0), _row("onnx-runtime", "onnx", 50.0),
-            _row("lstm_dyn", "tflite", 55.0, default=True)]
+    rows = [
+        _row("keras function", "keras", 1000.0),
+        _row("onnx-runtime", "onnx", 50.0),
+        _row("lstm_dyn", "tflite", 55.0, default=True),
+    ]
     add_ratios(rows)
     # Separate processes: 18x and slower than ONNX; side by side: 22x and 1.1x faster than ONNX.
     h = headline(rows, "1", {"ratio_vs_tflite": {"keras_function": 22.0, "onnx": 1.1}})
@@ -108,8 +120,9 @@ def test_measure_paired_alternates_rounds_and_takes_ratio_of_round_medians():
         order.append("slow")
         time.sleep(0.002)
 
-    out = measure_paired({"tflite": (fast, [0], 5), "keras_function": (slow, [0], 3)},
-                         PairedOptions(rounds=2, warmup=1))
+    out = measure_paired(
+        {"tflite": (fast, [0], 5), "keras_function": (slow, [0], 3)}, PairedOptions(rounds=2, warmup=1)
+    )
     # Each round runs every contender (warm-up + timed calls) before the next round starts.
     assert order == (["fast"] * 6 + ["slow"] * 4) * 2
     assert len(out["round_p50_us"]["tflite"]) == 2
@@ -139,8 +152,14 @@ def _small_model_set(dest: Path) -> dict:
         pytest.skip("no models/manifest.json; run make export")
     manifest = json.loads((MODELS / "manifest.json").read_text())
     default = next(e for e in manifest["models"] if e["name"] == manifest["default"])
-    same = next((e for e in manifest["models"]
-                 if e["arch"] == default["arch"] and e["quantization"] != default["quantization"]), None)
+    same = next(
+        (
+            e
+            for e in manifest["models"]
+            if e["arch"] == default["arch"] and e["quantization"] != default["quantization"]
+        ),
+        None,
+    )
     other = next((e for e in manifest["models"] if e["arch"] != default["arch"]), None)
     chosen = [default] + [e for e in (same, other) if e]
     dest.mkdir()
@@ -154,8 +173,14 @@ def _small_model_set(dest: Path) -> dict:
 def _bench(args: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ if env is None else env)
     env["PYTHONPATH"] = str(PROJECT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=PROJECT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -177,7 +202,9 @@ def _check_common(report: dict, out: Path, manifest: dict, models_dir: Path) -> 
         assert e["name"] in md
         row = rows[e["name"]]
         assert 0.0 <= row["accuracy"] <= 1.0
-        assert row["accuracy"] == pytest.approx(_independent_accuracy(models_dir / e["file"], QUICK_IMAGES), abs=1e-9)
+        assert row["accuracy"] == pytest.approx(
+            _independent_accuracy(models_dir / e["file"], QUICK_IMAGES), abs=1e-9
+        )
         assert row["latency"]["1"]["n"] > 0 and row["latency"]["1"]["p50_us"] > 0
         assert row["size_bytes"] == (models_dir / e["file"]).stat().st_size
         assert row["tensorflow_imported"] is False  # TFLite rows never load TensorFlow
@@ -233,7 +260,8 @@ def test_edge_only_runs_without_tensorflow(tmp_path):
     for name in ("tensorflow", "tf_keras"):
         (tmp_path / "fake" / name).mkdir(parents=True)
         (tmp_path / "fake" / name / "__init__.py").write_text(
-            f"raise RuntimeError('{name} was imported in --edge-only mode')\n")
+            f"raise RuntimeError('{name} was imported in --edge-only mode')\n"
+        )
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "fake"))
     env.pop("DIGITS_PHOTOS_DIR", None)  # also proves the photo part is skipped with a note
     out = tmp_path / "report"

@@ -1,4 +1,5 @@
 """The camera loop on a video file written with cv2.VideoWriter (stands in for a webcam)."""
+
 import json
 import os
 import signal
@@ -73,8 +74,13 @@ def test_picamera_without_picamera2_is_a_clear_error():
 def _cli(args, model_path, **kw):
     env = dict(os.environ, DIGITS_MODEL=str(model_path), PYTHONPATH=str(ROOT))
     return subprocess.Popen(
-        [sys.executable, "-m", "edge_runtime", "camera", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=env, cwd=ROOT, **kw,
+        [sys.executable, "-m", "edge_runtime", "camera", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        **kw,
     )
 
 

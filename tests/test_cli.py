@@ -1,4 +1,5 @@
 """The digits-edge CLI in a subprocess, with TensorFlow made unimportable, on real files."""
+
 import json
 import os
 import subprocess
@@ -19,14 +20,21 @@ def no_tf_env(tmp_path_factory, model_path):
     shim = tmp_path_factory.mktemp("no_tf")
     for name in ("tensorflow", "keras", "tf_keras"):
         (shim / name).mkdir()
-        (shim / name / "__init__.py").write_text(f"raise ImportError('{name} must not be imported by edge_runtime')\n")
+        (shim / name / "__init__.py").write_text(
+            f"raise ImportError('{name} must not be imported by edge_runtime')\n"
+        )
     env = dict(os.environ, PYTHONPATH=f"{shim}{os.pathsep}{ROOT}", DIGITS_MODEL=str(model_path))
     return env
 
 
 def run(args, env, timeout=60):
     return subprocess.run(
-        [sys.executable, "-m", "edge_runtime", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout
+        [sys.executable, "-m", "edge_runtime", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
     )
 
 
@@ -54,7 +62,7 @@ def inputs(tmp_path_factory, clean_digits):
     x, y = clean_digits
     img, text = render_sheet(x[:4], y[:4], np.random.default_rng(3), jpeg=False)
     cv2.imwrite(str(d / "good.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    grey16 = (cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257)
+    grey16 = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257
     cv2.imwrite(str(d / "sixteen.png"), grey16)
     rgba = np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
     cv2.imwrite(str(d / "alpha.png"), rgba)
@@ -68,7 +76,16 @@ def inputs(tmp_path_factory, clean_digits):
 
 def test_batch_with_bad_inputs(no_tf_env, inputs, tmp_path):
     d, text = inputs
-    names = ["good.jpg", "sixteen.png", "alpha.png", "good.webp", "truncated.jpg", "empty.png", "text.png", "missing.png"]
+    names = [
+        "good.jpg",
+        "sixteen.png",
+        "alpha.png",
+        "good.webp",
+        "truncated.jpg",
+        "empty.png",
+        "text.png",
+        "missing.png",
+    ]
     out = run(["image", *[str(d / n) for n in names], "--json", "--save", str(tmp_path / "ann")], no_tf_env)
     assert out.returncode == 1  # some inputs failed
     records = [json.loads(line) for line in out.stdout.splitlines()]

@@ -1,4 +1,5 @@
 """training/data.py: every kind of bad MNIST file gives one clear MnistError naming it."""
+
 from __future__ import annotations
 
 import os
@@ -49,6 +50,7 @@ def test_good_file_loads_and_splits(tmp_path):
     assert d.source == str(path) and len(d.sha256) == 64
     # the validation split comes from train (fixed seed), never from test
     original = good_arrays()
+
     def index(x):
         return x[:, 0, 0].astype(int) + 256 * x[:, 0, 1].astype(int)
 

@@ -4,6 +4,7 @@ A 16-unit LSTM trained for one epoch on 6,000 images stands in for the shipped
 model (the shapes, graphs and ops are the same; only accuracy differs), so the
 whole file runs in about a minute and a half.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,9 +32,17 @@ def sha256(path: Path) -> str:
 def options(tmp: Path, **kw):
     from export.run import ExportOptions
 
-    base = dict(runs_dir=tmp / "runs", out_dir=tmp / "models", archs=("lstm",), variants=VARIANTS,
-                mnist=MNIST, train=False, test_images=TEST_IMAGES, calibration_samples=200,
-                quant_tolerance_pp=3.0)  # a 1-epoch model is noisier under int8 than the real one
+    base = dict(
+        runs_dir=tmp / "runs",
+        out_dir=tmp / "models",
+        archs=("lstm",),
+        variants=VARIANTS,
+        mnist=MNIST,
+        train=False,
+        test_images=TEST_IMAGES,
+        calibration_samples=200,
+        quant_tolerance_pp=3.0,
+    )  # a 1-epoch model is noisier under int8 than the real one
     base.update(kw)
     return ExportOptions(**base)
 
@@ -49,14 +58,17 @@ def trained(tmp_path_factory):
     data = load_mnist(MNIST)
     keras.utils.set_random_seed(0)
     model = build_model("lstm", UNITS)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     model.fit(data.x_train[:6000] / 255.0, data.y_train[:6000], epochs=1, batch_size=64, verbose=0)
     run = tmp / "runs" / "lstm"
     run.mkdir(parents=True)
     model.save(run / "model.keras")
-    (run / "config.json").write_text(json.dumps({"arch": "lstm", "units": UNITS, "epochs": 1,
-                                                 "data_sha256": data.sha256}))
+    (run / "config.json").write_text(
+        json.dumps({"arch": "lstm", "units": UNITS, "epochs": 1, "data_sha256": data.sha256})
+    )
     (run / "metrics.json").write_text("{}")  # written last by training: marks the run complete
     x = data.x_test[:TEST_IMAGES].astype(np.float32) / 255.0
     return {"tmp": tmp, "x": x, "y": data.y_test[:TEST_IMAGES], "keras_logits": model.predict(x, verbose=0)}
@@ -97,7 +109,9 @@ def test_fused_int8_has_fused_op_int8_io_and_repeats(exported):
     first = clf.logits(x)
     assert np.array_equal(first, clf.logits(x)), "same images gave different logits: state not reset"
     unrolled = DigitClassifier(exported["out"] / "lstm_unrolled_int8.tflite")
-    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in {op["op_name"] for op in unrolled.interpreter._get_ops_details()}
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in {
+        op["op_name"] for op in unrolled.interpreter._get_ops_details()
+    }
 
 
 @pytest.mark.slow
@@ -128,7 +142,9 @@ def test_manifest_schema_and_hashes_match_files(exported):
         assert e["test_images"] == TEST_IMAGES and e["training"]["units"] == UNITS
     acc = {e["name"]: e["test_accuracy"] for e in m["models"]}
     y = exported["y"]
-    assert acc["lstm_fused_float32"] == pytest.approx(np.mean(exported["keras_logits"].argmax(1) == y), abs=1e-3)
+    assert acc["lstm_fused_float32"] == pytest.approx(
+        np.mean(exported["keras_logits"].argmax(1) == y), abs=1e-3
+    )
     int8 = next(e for e in m["models"] if e["name"] == "lstm_fused_int8")
     assert int8["input"]["dtype"] == "int8" and int8["input"]["scale"] > 0
 
@@ -154,8 +170,15 @@ def test_converter_crash_and_accuracy_loss_fail_only_their_variant(exported, mon
     out = tmp_path / "models"
     shutil.copytree(exported["out"], out)
     monkeypatch.setenv(CRASH_HOOK_ENV, "lstm_fused_float16")
-    r = run_export(options(exported["tmp"], out_dir=out, force=True, float_tolerance_pp=-5.0,
-                           variants=("fused_float16", "fused_float32", "fused_dynamic")))
+    r = run_export(
+        options(
+            exported["tmp"],
+            out_dir=out,
+            force=True,
+            float_tolerance_pp=-5.0,
+            variants=("fused_float16", "fused_float32", "fused_dynamic"),
+        )
+    )
     status = {v.name: (v.status, v.reason) for v in r.variants}
     assert status["lstm_fused_float16"] == ("failed", "converter crashed (signal 11, SIGSEGV)")
     assert status["lstm_fused_float32"][0] == "failed" and "below Keras" in status["lstm_fused_float32"][1]
@@ -164,7 +187,9 @@ def test_converter_crash_and_accuracy_loss_fail_only_their_variant(exported, mon
     # The failed float32 (its model is the same) is dropped, not left stale; the dynamic one is new;
     # int8 files of the same model were not requested this time and stay listed.
     assert names == {"lstm_fused_dynamic", "lstm_fused_int8", "lstm_unrolled_int8"}
-    assert not (out / "lstm_fused_float32.tflite").exists() and not (out / "lstm_fused_float16.tflite").exists()
+    assert (
+        not (out / "lstm_fused_float32.tflite").exists() and not (out / "lstm_fused_float16.tflite").exists()
+    )
 
 
 @pytest.mark.slow
@@ -209,6 +234,7 @@ def test_failed_manifest_write_undoes_the_file_swap(exported, monkeypatch, tmp_p
 
 # ---------------------------------------------------------------- bad input via main()
 
+
 def test_unwritable_output_folder_is_one_clear_error(tmp_path, capsys):
     from export.__main__ import main
 
@@ -245,8 +271,16 @@ def test_no_trained_model_without_training_is_one_clear_error(tmp_path, capsys):
 def test_missing_mnist_is_one_clear_error(trained, tmp_path, capsys):
     from export.__main__ import main
 
-    rc = main(["--runs", str(trained["tmp"] / "runs"), "--out", str(tmp_path / "models"),
-               "--mnist", str(tmp_path / "nowhere.npz")])
+    rc = main(
+        [
+            "--runs",
+            str(trained["tmp"] / "runs"),
+            "--out",
+            str(tmp_path / "models"),
+            "--mnist",
+            str(tmp_path / "nowhere.npz"),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "MNIST file not found" in err[0] and "nowhere.npz" in err[0]
 
@@ -254,6 +288,8 @@ def test_missing_mnist_is_one_clear_error(trained, tmp_path, capsys):
 def test_unknown_variant_is_rejected_before_work(tmp_path, capsys):
     from export.__main__ import main
 
-    rc = main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "models"), "--variants", "fused_int4"])
+    rc = main(
+        ["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "models"), "--variants", "fused_int4"]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "quantization 'int4'" in err

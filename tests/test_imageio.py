@@ -1,4 +1,5 @@
 """load_image / decode_image on real encoded files: depths, channels, corrupt and huge inputs."""
+
 import cv2
 import numpy as np
 import pytest

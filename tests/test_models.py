@@ -1,4 +1,5 @@
 """training/models.py: shapes for every architecture; unrolled and loop graphs agree."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,11 +7,14 @@ import pytest
 
 from training.models import ARCHITECTURES, build_model, rebuild
 
+
 # LSTM has 4 gate blocks, GRU 3 (tf_keras reset_after=True doubles its bias), SimpleRNN 1,
 # peephole = LSTM + 3 diagonal vectors; each block: 28*u input + u*u recurrent + u bias.
 def expected_params(arch, u):
     block = 28 * u + u * u + u
-    recurrent = {"lstm": 4 * block, "gru": 3 * block + 3 * u, "rnn": block, "peephole": 4 * block + 3 * u}[arch]
+    recurrent = {"lstm": 4 * block, "gru": 3 * block + 3 * u, "rnn": block, "peephole": 4 * block + 3 * u}[
+        arch
+    ]
     return recurrent + u * 10 + 10
 
 

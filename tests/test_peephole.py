@@ -1,12 +1,13 @@
 """PeepholeLSTMCell against a plain NumPy transcription of the peephole equations."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from training.tfkeras import keras
 from training.models import build_model
 from training.peephole import PeepholeLSTMCell
+from training.tfkeras import keras
 
 UNITS = 5
 TOL = 1e-5  # float32 vs float64 over 28 steps
@@ -25,7 +26,7 @@ def numpy_peephole(x, kernel, recurrent, bias, p_i, p_f, p_o, h=None, c=None):
     outputs = []
     for t in range(x.shape[1]):
         z = x[:, t] @ kernel + h @ recurrent + bias
-        z_i, z_f, z_c, z_o = z[:, :n], z[:, n:2 * n], z[:, 2 * n:3 * n], z[:, 3 * n:]
+        z_i, z_f, z_c, z_o = z[:, :n], z[:, n : 2 * n], z[:, 2 * n : 3 * n], z[:, 3 * n :]
         i = sigmoid(z_i + p_i * c)
         f = sigmoid(z_f + p_f * c)
         c = f * c + i * np.tanh(z_c)

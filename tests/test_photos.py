@@ -1,10 +1,11 @@
 """The bars on real photos ($DIGITS_PHOTOS_DIR) with the shipped default model."""
+
 import os
 from pathlib import Path
 
 import pytest
 
-from edge_runtime.evaluate import EvaluateOptions, evaluate, edit_distance
+from edge_runtime.evaluate import EvaluateOptions, edit_distance, evaluate
 
 
 def test_edit_distance():

@@ -1,4 +1,5 @@
 """DigitReader end to end with a real LiteRT model on rendered scenes and real images."""
+
 import os
 
 import cv2

@@ -1,4 +1,5 @@
 """normalize_digit: MNIST's own construction (20x20 fit, centre of mass, grey levels)."""
+
 import cv2
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
 """find_digits / reading_order on rendered paper photos (benchmarks.scenes) and drawn cases."""
+
 import cv2
 import numpy as np
 import pytest

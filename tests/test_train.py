@@ -1,4 +1,5 @@
 """training/train.py and the CLI: real (short) training, resume after an interruption, artefacts."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,15 +16,35 @@ from training.models import build_model
 from training.tfkeras import keras
 from training.train import Checkpoints, RunLock, TrainOptions, fingerprint, load_trained, train
 
-ARTEFACTS = ("model.keras", "config.json", "history.json", "curve.png", "metrics.json", "confusion.json", "confusion.png")
+ARTEFACTS = (
+    "model.keras",
+    "config.json",
+    "history.json",
+    "curve.png",
+    "metrics.json",
+    "confusion.json",
+    "confusion.png",
+)
 
-needs_mnist = pytest.mark.skipif(not os.environ.get("MNIST_PATH"), reason="MNIST_PATH is not set (point it at mnist.npz)")
+needs_mnist = pytest.mark.skipif(
+    not os.environ.get("MNIST_PATH"), reason="MNIST_PATH is not set (point it at mnist.npz)"
+)
 
 
 def tiny(out: Path, **kw) -> TrainOptions:
     """A few seconds of training; deterministic=False keeps TF's process-wide switch off in pytest."""
-    base = dict(arch="lstm", units=16, out_dir=str(out), train_limit=1000, batch_size=100, epochs=2,
-                lr=5e-3, schedule="constant", deterministic=False, unroll_training=False)
+    base = dict(
+        arch="lstm",
+        units=16,
+        out_dir=str(out),
+        train_limit=1000,
+        batch_size=100,
+        epochs=2,
+        lr=5e-3,
+        schedule="constant",
+        deterministic=False,
+        unroll_training=False,
+    )
     return TrainOptions(**{**base, **kw})
 
 
@@ -71,8 +92,24 @@ def test_checkpoints_of_other_options_are_not_resumed(tmp_path):
 @pytest.mark.slow
 def test_cli_trains_beyond_chance_and_writes_all_artefacts(tmp_path, capsys):
     out = tmp_path / "lstm"
-    code = main(["--out", str(out), "--train-limit", "3000", "--epochs", "2", "--batch-size", "64",
-                 "--schedule", "constant", "--lr", "5e-3", "--no-augment", "--no-deterministic"])
+    code = main(
+        [
+            "--out",
+            str(out),
+            "--train-limit",
+            "3000",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "64",
+            "--schedule",
+            "constant",
+            "--lr",
+            "5e-3",
+            "--no-augment",
+            "--no-deterministic",
+        ]
+    )
     stdout = capsys.readouterr().out
     assert code == 0
     assert "predicted:" in stdout and "actual:" in stdout and "epoch   2/2" in stdout

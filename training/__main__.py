@@ -7,6 +7,7 @@
 
 Options not given keep the recipe's value (see training/train.py TrainOptions).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,36 +22,81 @@ def parse_options(argv: list[str] | None = None):
     from training.train import SCHEDULES, TrainOptions  # noqa: PLC0415
 
     d = TrainOptions()
-    p = argparse.ArgumentParser(prog="python -m training", description="Train a rows-as-steps recurrent MNIST classifier.")
-    p.add_argument("--recipe", choices=RECIPES, default="default",
-                   help="default: >=99%% LSTM-64 in minutes; lesson: Adam 0.01, batch 64, 150 steps (default: default)")
+    p = argparse.ArgumentParser(
+        prog="python -m training", description="Train a rows-as-steps recurrent MNIST classifier."
+    )
+    p.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        default="default",
+        help="default: >=99%% LSTM-64 in minutes; lesson: Adam 0.01, batch 64, 150 steps (default: default)",
+    )
     p.add_argument("--arch", choices=ARCHITECTURES, help=f"recurrent layer (default: {d.arch})")
     p.add_argument("--units", type=int, help=f"recurrent units (default: {d.units})")
-    p.add_argument("--out", dest="out_dir", help="run folder (default: runs/<arch>, runs/<arch>_lesson for the lesson)")
+    p.add_argument(
+        "--out", dest="out_dir", help="run folder (default: runs/<arch>, runs/<arch>_lesson for the lesson)"
+    )
     p.add_argument("--epochs", type=int, help=f"passes over the training split (default: {d.epochs})")
     p.add_argument("--steps", type=int, help="stop after this many optimizer steps instead (lesson: 150)")
     p.add_argument("--batch-size", type=int, help=f"images per step (default: {d.batch_size}; lesson 64)")
     p.add_argument("--lr", type=float, help=f"peak Adam learning rate (default: {d.lr}; lesson 0.01)")
-    p.add_argument("--schedule", choices=SCHEDULES, help=f"learning-rate schedule (default: {d.schedule}; lesson constant)")
-    p.add_argument("--warmup", type=float, help=f"warm-up fraction of all steps, onecycle only (default: {d.warmup})")
-    p.add_argument("--clipnorm", type=float, help=f"clip gradients to this global norm, 0 = off (default: {d.clipnorm})")
+    p.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help=f"learning-rate schedule (default: {d.schedule}; lesson constant)",
+    )
+    p.add_argument(
+        "--warmup", type=float, help=f"warm-up fraction of all steps, onecycle only (default: {d.warmup})"
+    )
+    p.add_argument(
+        "--clipnorm", type=float, help=f"clip gradients to this global norm, 0 = off (default: {d.clipnorm})"
+    )
     p.add_argument("--seed", type=int, help=f"random seed (default: {d.seed})")
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random rotation/scale/shear/shift/stroke width (default: on; lesson off)")
-    p.add_argument("--mnist", help="path to mnist.npz (default: $MNIST_PATH, then ~/.keras/datasets/mnist.npz)")
-    p.add_argument("--val-size", type=int, help=f"validation images held out of train (default: {d.val_size})")
+    p.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="random rotation/scale/shear/shift/stroke width (default: on; lesson off)",
+    )
+    p.add_argument(
+        "--mnist", help="path to mnist.npz (default: $MNIST_PATH, then ~/.keras/datasets/mnist.npz)"
+    )
+    p.add_argument(
+        "--val-size", type=int, help=f"validation images held out of train (default: {d.val_size})"
+    )
     p.add_argument("--train-limit", type=int, help="train on only the first N images (default: all)")
-    p.add_argument("--eval-every", type=int, help="also evaluate every N steps (default: per epoch; lesson 15 on test)")
-    p.add_argument("--unroll-training", action=argparse.BooleanOptionalAction, default=None,
-                   help="train the unrolled graph, faster on CPU; the saved model is the loop graph (default: on)")
-    p.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="XLA-compile the training step (default: off)")
-    p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=None,
-                   help="TensorFlow deterministic ops (default: on)")
-    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
-                   help="continue from <out>/checkpoints if made with the same options (default: on)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="smoke test: 2000 images, 1 epoch, into /tmp unless --out is given")
+    p.add_argument(
+        "--eval-every", type=int, help="also evaluate every N steps (default: per epoch; lesson 15 on test)"
+    )
+    p.add_argument(
+        "--unroll-training",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train the unrolled graph, faster on CPU; the saved model is the loop graph (default: on)",
+    )
+    p.add_argument(
+        "--jit-compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="XLA-compile the training step (default: off)",
+    )
+    p.add_argument(
+        "--deterministic",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="TensorFlow deterministic ops (default: on)",
+    )
+    p.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="continue from <out>/checkpoints if made with the same options (default: on)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="smoke test: 2000 images, 1 epoch, into /tmp unless --out is given",
+    )
     args = vars(p.parse_args(argv))
     recipe, dry = args.pop("recipe"), args.pop("dry_run")
     given = {k: v for k, v in args.items() if v is not None}
@@ -67,22 +113,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = parse_options(argv)
         options.check()
-        from training.data import MnistError  # noqa: PLC0415
         from training.train import train  # noqa: PLC0415
 
-        print(f"training {options.arch}-{options.units} ({options.recipe} recipe) -> {options.run_dir}", flush=True)
+        print(
+            f"training {options.arch}-{options.units} ({options.recipe} recipe) -> {options.run_dir}",
+            flush=True,
+        )
         result = train(options, log=lambda msg: print(msg, flush=True))
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # MnistError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume from the last epoch checkpoint", file=sys.stderr)
+        print(
+            "interrupted; run the same command again to resume from the last epoch checkpoint",
+            file=sys.stderr,
+        )
         return 130
     print("first 10 test images:")
     print("  predicted: " + " ".join(str(v) for v in result.predictions))
     print("  actual:    " + " ".join(str(v) for v in result.labels))
-    print(f"test accuracy {result.test_accuracy:.4f}, {result.params} params, "
-          f"{result.train_seconds:.1f} s training, {result.epochs} epochs / {result.steps} steps -> {result.run_dir}")
+    print(
+        f"test accuracy {result.test_accuracy:.4f}, {result.params} params, "
+        f"{result.train_seconds:.1f} s training, {result.epochs} epochs / {result.steps} steps -> {result.run_dir}"
+    )
     return 0
 
 

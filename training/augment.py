@@ -10,6 +10,7 @@ training reproducible and a resumed run identical to an uninterrupted one.
 
     python -m training --augment        # train with it
 """
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,9 @@ class AugmentOptions:
     """Stroke-thickness change: blend weight towards a 3x3 dilation (>0) or erosion (<0)."""
 
 
-def augment_batch(images: tf.Tensor, seed: tf.Tensor, options: AugmentOptions = AugmentOptions()) -> tf.Tensor:
+def augment_batch(
+    images: tf.Tensor, seed: tf.Tensor, options: AugmentOptions = AugmentOptions()
+) -> tf.Tensor:
     """Randomly warp a batch of digits.
 
     images: (batch, 28, 28) float32 in [0, 1], white digit on black.
@@ -65,8 +68,12 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, options: AugmentOptions = 
     zeros = tf.zeros_like(angle)
     transforms = tf.stack([a00, a01, b0, a10, a11, b1, zeros, zeros], axis=1)  # (batch, 8)
     warped = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images[..., None], transforms=transforms, output_shape=tf.constant([28, 28]),
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT",
+        images=images[..., None],
+        transforms=transforms,
+        output_shape=tf.constant([28, 28]),
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
     )  # (batch, 28, 28, 1)
 
     # Stroke thickness: move each pixel part of the way to its 3x3 max (thicker) or min (thinner).

@@ -12,6 +12,7 @@ evaluation only.
 
     python -m training.data --mnist ../shared/data/mnist.npz   # check a file
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,8 +78,7 @@ def resolve_path(path: str | os.PathLike | None = None, download: bool = True) -
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise MnistError(
-            f"could not download MNIST from {MNIST_URL} ({exc}); "
-            "set MNIST_PATH to a local mnist.npz"
+            f"could not download MNIST from {MNIST_URL} ({exc}); set MNIST_PATH to a local mnist.npz"
         ) from exc
     return KERAS_CACHE
 
@@ -92,8 +92,10 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
         raise MnistError(f"{path}: cannot read MNIST file ({exc})") from exc
     if head != b"PK\x03\x04":  # every .npz is a zip archive
         kind = "pickle data" if head[:1] == b"\x80" else f"bytes {head!r}"
-        raise MnistError(f"{path}: not an .npz (zip) file, it starts with {kind}; "
-                         "expected mnist.npz holding x_train, y_train, x_test, y_test")
+        raise MnistError(
+            f"{path}: not an .npz (zip) file, it starts with {kind}; "
+            "expected mnist.npz holding x_train, y_train, x_test, y_test"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in EXPECTED if k not in npz.files]
@@ -106,8 +108,10 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
                 except ValueError as exc:
                     if "allow_pickle" not in str(exc):
                         raise
-                    raise MnistError(f"{path}: {k} holds pickled Python objects, which are refused "
-                                     "for safety; expected a plain uint8 array") from exc
+                    raise MnistError(
+                        f"{path}: {k} holds pickled Python objects, which are refused "
+                        "for safety; expected a plain uint8 array"
+                    ) from exc
     except MnistError:
         raise
     except ValueError as exc:  # object arrays need pickle, which we refuse
@@ -153,10 +157,14 @@ def load_mnist(
     train_idx, val_idx = order[: 60000 - val_size], order[60000 - val_size :]
     x, y = arrays["x_train"], arrays["y_train"]
     return Mnist(
-        x_train=x[train_idx], y_train=y[train_idx],
-        x_val=x[val_idx], y_val=y[val_idx],
-        x_test=arrays["x_test"], y_test=arrays["y_test"],
-        source=str(p), sha256=arrays_sha256(arrays),
+        x_train=x[train_idx],
+        y_train=y[train_idx],
+        x_val=x[val_idx],
+        y_val=y[val_idx],
+        x_test=arrays["x_test"],
+        y_test=arrays["y_test"],
+        source=str(p),
+        sha256=arrays_sha256(arrays),
     )
 
 
@@ -169,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     except MnistError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{d.source}: train {len(d.x_train)}, val {len(d.x_val)}, test {len(d.x_test)}, sha256 {d.sha256[:16]}")
+    print(
+        f"{d.source}: train {len(d.x_train)}, val {len(d.x_val)}, test {len(d.x_test)}, sha256 {d.sha256[:16]}"
+    )
     return 0
 
 

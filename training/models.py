@@ -6,6 +6,7 @@ of 10 logits (softmax is applied by whoever reads them).
 
     python -m training.models            # print each architecture's summary
 """
+
 from __future__ import annotations
 
 from training.tfkeras import keras

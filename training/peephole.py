@@ -18,6 +18,7 @@ through ``keras.layers.RNN(PeepholeLSTMCell(64))`` (see training/models.py).
 
     python -m training.models     # prints the peephole model's summary among others
 """
+
 from __future__ import annotations
 
 from training.tfkeras import keras, tf
@@ -54,23 +55,32 @@ class PeepholeLSTMCell(keras.layers.Layer):
         input_dim = int(input_shape[-1])
         n = self.units
         self.kernel = self.add_weight(
-            shape=(input_dim, 4 * n), name="kernel", initializer=self.kernel_initializer)
+            shape=(input_dim, 4 * n), name="kernel", initializer=self.kernel_initializer
+        )
         self.recurrent_kernel = self.add_weight(
-            shape=(n, 4 * n), name="recurrent_kernel", initializer=self.recurrent_initializer)
+            shape=(n, 4 * n), name="recurrent_kernel", initializer=self.recurrent_initializer
+        )
         if self.unit_forget_bias:
             base = self.bias_initializer
 
             def bias_init(shape, dtype=None, **kwargs):
                 # Forget-gate bias 1: remember by default early in training (as keras LSTM).
-                return tf.concat([base((n,), dtype=dtype), tf.ones((n,), dtype=dtype),
-                                  base((2 * n,), dtype=dtype)], axis=0)
+                return tf.concat(
+                    [base((n,), dtype=dtype), tf.ones((n,), dtype=dtype), base((2 * n,), dtype=dtype)], axis=0
+                )
         else:
             bias_init = self.bias_initializer
         self.bias = self.add_weight(shape=(4 * n,), name="bias", initializer=bias_init)
         # Diagonal peepholes: one weight per unit and gate, shape (units,).
-        self.peephole_i = self.add_weight(shape=(n,), name="peephole_i", initializer=self.peephole_initializer)
-        self.peephole_f = self.add_weight(shape=(n,), name="peephole_f", initializer=self.peephole_initializer)
-        self.peephole_o = self.add_weight(shape=(n,), name="peephole_o", initializer=self.peephole_initializer)
+        self.peephole_i = self.add_weight(
+            shape=(n,), name="peephole_i", initializer=self.peephole_initializer
+        )
+        self.peephole_f = self.add_weight(
+            shape=(n,), name="peephole_f", initializer=self.peephole_initializer
+        )
+        self.peephole_o = self.add_weight(
+            shape=(n,), name="peephole_o", initializer=self.peephole_initializer
+        )
         super().build(input_shape)
 
     def call(self, inputs, states, training=None):

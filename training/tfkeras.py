@@ -6,6 +6,7 @@ module that needs Keras imports it from here so the choice is made once:
 
     from training.tfkeras import tf, keras
 """
+
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")

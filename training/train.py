@@ -10,6 +10,7 @@ into <run>/checkpoints/; running the same command again resumes from the last
 one (or starts cleanly if the options changed), so an interrupted run is never
 lost and never leaves a broken model.keras behind.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,9 +21,9 @@ import os
 import platform
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -37,6 +38,7 @@ EVAL_BATCH = 1000  # images per inference call when evaluating
 
 
 # ---------------------------------------------------------------- options / result
+
 
 @dataclass(frozen=True)
 class TrainOptions:
@@ -88,10 +90,19 @@ class TrainOptions:
     """Name of the recipe these options came from (recorded only)."""
 
     @classmethod
-    def lesson(cls, **overrides) -> "TrainOptions":
+    def lesson(cls, **overrides) -> TrainOptions:
         """The original lesson: Adam 0.01, batch 64, 150 steps, test accuracy every 15 steps."""
-        base = dict(batch_size=64, lr=0.01, schedule="constant", clipnorm=None, augment=False, steps=150,
-                    eval_every=15, eval_on="test", recipe="lesson")
+        base = dict(
+            batch_size=64,
+            lr=0.01,
+            schedule="constant",
+            clipnorm=None,
+            augment=False,
+            steps=150,
+            eval_every=15,
+            eval_on="test",
+            recipe="lesson",
+        )
         return cls(**{**base, **overrides})
 
     @property
@@ -146,6 +157,7 @@ class TrainResult:
 
 # ---------------------------------------------------------------- schedule
 
+
 class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up to `peak` over `warmup_steps`, then cosine decay to peak/1000."""
 
@@ -171,6 +183,7 @@ def make_schedule(o: TrainOptions, total_steps: int):
 
 
 # ---------------------------------------------------------------- checkpoints
+
 
 def fingerprint(o: TrainOptions, data_sha256: str) -> str:
     """Hash of what decides the weights. Epochs/steps are left out so a run can be extended."""
@@ -224,9 +237,10 @@ class Checkpoints:
 
 # ---------------------------------------------------------------- training
 
+
 def evaluate(predict, x: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
     """(mean loss, accuracy, predicted labels) over uint8 images x (n, 28, 28)."""
-    logits = np.concatenate([predict(x[i:i + EVAL_BATCH]).numpy() for i in range(0, len(x), EVAL_BATCH)])
+    logits = np.concatenate([predict(x[i : i + EVAL_BATCH]).numpy() for i in range(0, len(x), EVAL_BATCH)])
     z = logits - logits.max(axis=1, keepdims=True)
     log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     loss = float(-log_p[np.arange(len(y)), y].mean())
@@ -251,8 +265,10 @@ class RunLock:
                 except (ValueError, OSError):
                     self.path.unlink(missing_ok=True)  # stale lock of a killed run
                     continue
-                raise RuntimeError(f"{self.path.parent} is being trained by process {pid}; "
-                                   "wait for it or choose another --out") from None
+                raise RuntimeError(
+                    f"{self.path.parent} is being trained by process {pid}; "
+                    "wait for it or choose another --out"
+                ) from None
             os.write(fd, str(os.getpid()).encode())
             os.close(fd)
             return self
@@ -308,7 +324,9 @@ def _train(o: TrainOptions, log: Callable[[str], None]) -> TrainResult:
         with tf.GradientTape() as tape:
             logits = model(x, training=True)
             loss = loss_fn(y, logits)
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        optimizer.apply_gradients(
+            zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        )
         correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, 1, output_type=tf.int32), y), tf.float32))
         return loss, correct
 
@@ -316,7 +334,10 @@ def _train(o: TrainOptions, log: Callable[[str], None]) -> TrainResult:
     def predict(x_u8):
         return model(tf.cast(x_u8, tf.float32) / 255.0, training=False)
 
-    eval_sets = {"val": (data.x_val, data.y_val.astype(np.int32)), "test": (data.x_test, data.y_test.astype(np.int32))}
+    eval_sets = {
+        "val": (data.x_val, data.y_val.astype(np.int32)),
+        "test": (data.x_test, data.y_test.astype(np.int32)),
+    }
 
     step = state["step"]
     for epoch in range(state["epoch"], epochs):
@@ -326,7 +347,7 @@ def _train(o: TrainOptions, log: Callable[[str], None]) -> TrainResult:
         order = np.random.default_rng([o.seed, epoch]).permutation(n)  # same order on resume
         loss_sum, correct, seen = 0.0, 0.0, 0
         for b in range(steps_per_epoch):
-            idx = order[b * o.batch_size:(b + 1) * o.batch_size]
+            idx = order[b * o.batch_size : (b + 1) * o.batch_size]
             loss, corr = train_step(x_train[idx], y_train[idx], tf.constant([o.seed, step], tf.int64))
             step += 1
             loss_sum += float(loss) * len(idx)
@@ -341,40 +362,68 @@ def _train(o: TrainOptions, log: Callable[[str], None]) -> TrainResult:
         val_loss, val_acc, _ = evaluate(predict, *eval_sets["val"])
         seconds = time.perf_counter() - t0
         lr_now = float(schedule(step - 1)) if callable(schedule) else float(schedule)
-        record = {"epoch": epoch + 1, "step": step, "loss": loss_sum / seen, "accuracy": correct / seen,
-                  "val_loss": val_loss, "val_accuracy": val_acc, "lr": lr_now, "seconds": round(seconds, 2)}
+        record = {
+            "epoch": epoch + 1,
+            "step": step,
+            "loss": loss_sum / seen,
+            "accuracy": correct / seen,
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "lr": lr_now,
+            "seconds": round(seconds, 2),
+        }
         state["history"].append(record)
         state["train_seconds"] += seconds
         state.update(epoch=epoch + 1, step=step)
         ckpts.save(state)
-        log(f"epoch {epoch + 1:3d}/{epochs}  loss {record['loss']:.4f}  acc {record['accuracy']:.4f}  "
-            f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {lr_now:.2e}  {seconds:.1f}s")
+        log(
+            f"epoch {epoch + 1:3d}/{epochs}  loss {record['loss']:.4f}  acc {record['accuracy']:.4f}  "
+            f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {lr_now:.2e}  {seconds:.1f}s"
+        )
 
     # Final, once-only look at the test set.
     test_loss, test_acc, test_pred = evaluate(predict, *eval_sets["test"])
     final = rebuild(model, o.arch, o.units, unroll=False) if o.unroll_training else model
     y_test = eval_sets["test"][1]
     result = TrainResult(
-        run_dir=run_dir, test_accuracy=test_acc, params=int(final.count_params()),
-        train_seconds=round(state["train_seconds"], 2), epochs=state["epoch"], steps=step,
-        resumed_from=resumed_from, history=state["history"], step_evals=state["step_evals"],
-        predictions=[int(p) for p in test_pred[:10]], labels=[int(v) for v in y_test[:10]],
+        run_dir=run_dir,
+        test_accuracy=test_acc,
+        params=int(final.count_params()),
+        train_seconds=round(state["train_seconds"], 2),
+        epochs=state["epoch"],
+        steps=step,
+        resumed_from=resumed_from,
+        history=state["history"],
+        step_evals=state["step_evals"],
+        predictions=[int(p) for p in test_pred[:10]],
+        labels=[int(v) for v in y_test[:10]],
     )
     write_run(run_dir, final, o, data, result, test_loss, test_pred, y_test)
-    log(f"test accuracy {test_acc:.4f}  ({result.params} params, {result.train_seconds:.0f}s training) -> {run_dir}")
+    log(
+        f"test accuracy {test_acc:.4f}  ({result.params} params, {result.train_seconds:.0f}s training) -> {run_dir}"
+    )
     return result
 
 
 # ---------------------------------------------------------------- run folder
 
+
 def library_versions() -> dict:
     import cv2  # noqa: PLC0415 - recorded only
 
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "tf_keras": keras.__version__,
-            "numpy": np.__version__, "opencv": cv2.__version__, "machine": platform.machine()}
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "tf_keras": keras.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "machine": platform.machine(),
+    }
 
 
-def write_run(run_dir: Path, model, o: TrainOptions, data, r: TrainResult, test_loss, test_pred, y_test) -> None:
+def write_run(
+    run_dir: Path, model, o: TrainOptions, data, r: TrainResult, test_loss, test_pred, y_test
+) -> None:
     """Write every artefact; model.keras via a temp file + rename, metrics.json last (= complete)."""
     (run_dir / "metrics.json").unlink(missing_ok=True)
     tmp = run_dir / f".model-{os.getpid()}.partial.keras"
@@ -387,23 +436,49 @@ def write_run(run_dir: Path, model, o: TrainOptions, data, r: TrainResult, test_
     confusion = np.zeros((10, 10), dtype=int)  # rows: true digit, columns: predicted digit
     np.add.at(confusion, (y_test, test_pred), 1)
     per_class = {str(d): round(float(confusion[d, d] / max(confusion[d].sum(), 1)), 4) for d in range(10)}
-    write_json(run_dir / "config.json", {
-        "options": dataclasses.asdict(o), "run_dir": str(run_dir), "data_source": data.source,
-        "data_sha256": data.sha256, "fingerprint": fingerprint(o, data.sha256), "versions": library_versions(),
-    })
+    write_json(
+        run_dir / "config.json",
+        {
+            "options": dataclasses.asdict(o),
+            "run_dir": str(run_dir),
+            "data_source": data.source,
+            "data_sha256": data.sha256,
+            "fingerprint": fingerprint(o, data.sha256),
+            "versions": library_versions(),
+        },
+    )
     write_json(run_dir / "history.json", {"epochs": r.history, "step_evals": r.step_evals})
-    write_json(run_dir / "confusion.json", {"labels": list(range(10)), "rows": "true digit",
-                                            "columns": "predicted digit", "matrix": confusion.tolist()})
+    write_json(
+        run_dir / "confusion.json",
+        {
+            "labels": list(range(10)),
+            "rows": "true digit",
+            "columns": "predicted digit",
+            "matrix": confusion.tolist(),
+        },
+    )
     plot_curves(run_dir / "curve.png", r, o)
     plot_confusion(run_dir / "confusion.png", confusion, r.test_accuracy, o)
     last = r.history[-1] if r.history else {}
-    write_json(run_dir / "metrics.json", {
-        "test_accuracy": r.test_accuracy, "test_loss": test_loss, "params": r.params,
-        "train_seconds": r.train_seconds, "epochs": r.epochs, "steps": r.steps,
-        "val_accuracy": last.get("val_accuracy"), "per_class_accuracy": per_class,
-        "arch": o.arch, "units": o.units, "recipe": o.recipe, "augment": o.augment,
-        "first10_predicted": r.predictions, "first10_true": r.labels,
-    })
+    write_json(
+        run_dir / "metrics.json",
+        {
+            "test_accuracy": r.test_accuracy,
+            "test_loss": test_loss,
+            "params": r.params,
+            "train_seconds": r.train_seconds,
+            "epochs": r.epochs,
+            "steps": r.steps,
+            "val_accuracy": last.get("val_accuracy"),
+            "per_class_accuracy": per_class,
+            "arch": o.arch,
+            "units": o.units,
+            "recipe": o.recipe,
+            "augment": o.augment,
+            "first10_predicted": r.predictions,
+            "first10_true": r.labels,
+        },
+    )
 
 
 def plot_curves(path: Path, r: TrainResult, o: TrainOptions) -> None:
@@ -422,14 +497,21 @@ def plot_curves(path: Path, r: TrainResult, o: TrainOptions) -> None:
         ax_loss.set_xlabel("epoch"), ax_acc.set_xlabel("epoch")
     if r.step_evals:  # the lesson's every-15-steps accuracy, on its own x axis
         ax_step = ax_acc.twiny()
-        ax_step.plot([s["step"] for s in r.step_evals], [s["accuracy"] for s in r.step_evals], "s--",
-                     color="tab:green", label=f"{r.step_evals[0]['set']} (per step)")
+        ax_step.plot(
+            [s["step"] for s in r.step_evals],
+            [s["accuracy"] for s in r.step_evals],
+            "s--",
+            color="tab:green",
+            label=f"{r.step_evals[0]['set']} (per step)",
+        )
         ax_step.set_xlabel("step")
         ax_step.legend(loc="lower left")
     ax_loss.set_ylabel("cross-entropy"), ax_loss.legend()
     ax_acc.set_ylabel("accuracy"), ax_acc.legend(loc="lower right")
-    fig.suptitle(f"{o.arch}-{o.units} ({o.recipe}{', augmented' if o.augment else ''}): "
-                 f"test accuracy {r.test_accuracy:.4f}")
+    fig.suptitle(
+        f"{o.arch}-{o.units} ({o.recipe}{', augmented' if o.augment else ''}): "
+        f"test accuracy {r.test_accuracy:.4f}"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -447,8 +529,15 @@ def plot_confusion(path: Path, confusion: np.ndarray, acc: float, o: TrainOption
     ax.imshow(off, cmap="Reds")
     for i in range(10):
         for j in range(10):
-            ax.text(j, i, confusion[i, j], ha="center", va="center", fontsize=7,
-                    color="tab:blue" if i == j else "black")
+            ax.text(
+                j,
+                i,
+                confusion[i, j],
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="tab:blue" if i == j else "black",
+            )
     ax.set_xticks(range(10)), ax.set_yticks(range(10))
     ax.set_xlabel("predicted digit"), ax.set_ylabel("true digit")
     ax.set_title(f"{o.arch}-{o.units} test confusion (acc {acc:.4f})")
@@ -459,6 +548,7 @@ def plot_confusion(path: Path, confusion: np.ndarray, acc: float, o: TrainOption
 
 # ---------------------------------------------------------------- loading
 
+
 def load_trained(run_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
     """The trained model (tf_keras, loop graph) and its config.json from a run folder."""
     import training.peephole  # noqa: F401,PLC0415 - registers PeepholeLSTMCell for deserialisation
@@ -466,8 +556,9 @@ def load_trained(run_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
     run_dir = Path(run_dir)
     path = run_dir / "model.keras"
     if not path.is_file():
-        raise FileNotFoundError(f"no trained model at {path}; train one with "
-                                f"python -m training --arch <arch> --out {run_dir}")
+        raise FileNotFoundError(
+            f"no trained model at {path}; train one with python -m training --arch <arch> --out {run_dir}"
+        )
     config_path = run_dir / "config.json"
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
     return keras.models.load_model(path, compile=False), config
