@@ -6,6 +6,10 @@ child with no TensorFlow loaded, timed by the same harness as the TFLite models:
 ``session.run`` on one (1, 28, 28) float32 digit per call, inputs pre-built.
 
     python -m benchmarks          # includes the ONNX row unless --edge-only
+
+tf2onnx, TensorFlow and onnxruntime are imported inside the functions on purpose: every
+measurement child imports this module, and a TFLite child (or a Pi without them) must not
+load them.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.models_bench import TimingOptions, current_rss_mb, summarize_ns, time_calls
+from benchmarks.harness import ChildSpec, TimingOptions, current_rss_mb, summarize_ns, time_calls
 
 OPSET = 17
 
@@ -51,7 +55,7 @@ def session(path: str, threads: int):
 
 
 def onnx_step(sess):
-    """One prepared feed dict through ``sess``, everything pre-bound (same shape as tflite_step)."""
+    """One prepared feed dict through ``sess``, everything pre-bound (as DigitClassifier.step)."""
     run = sess.run
     out_names = [sess.get_outputs()[0].name]
 
@@ -61,7 +65,7 @@ def onnx_step(sess):
     return step
 
 
-def measure_onnx(spec: dict, x: np.ndarray, y: np.ndarray, timing: TimingOptions) -> tuple[dict, dict]:
+def measure_onnx(spec: ChildSpec, x: np.ndarray, y: np.ndarray, timing: TimingOptions) -> tuple[dict, dict]:
     """Load time, accuracy (batch 1 per digit) and batch-1 latency per thread count."""
     import onnxruntime  # noqa: F401 - imported before the clock starts, as TFLite's runtime is
 

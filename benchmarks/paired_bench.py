@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.models_bench import time_calls
+from benchmarks.harness import ChildSpec, time_calls
+from benchmarks.onnx_bench import onnx_step, session
+from edge_runtime.classifier import DigitClassifier
 
 
 @dataclass(frozen=True)
@@ -59,4 +61,25 @@ def measure_paired(contenders: dict[str, tuple], options: PairedOptions, base: s
     out[f"ratio_vs_{base}"] = {
         name: float(np.median(np.asarray(v) / b)) for name, v in medians.items() if name != base
     }
+    return out
+
+
+def side_by_side_in_keras_child(
+    spec: ChildSpec, compiled_fn, tensor_inputs: list, numpy_inputs: list, onnx: dict | None
+) -> dict:
+    """The default TFLite model, tf.function and ONNX Runtime timed in alternating rounds, in
+    the Keras child (``compiled_fn``: the Keras model's concrete function; ``onnx``: the ONNX
+    export's record, its "error" set if the conversion failed)."""
+    options = QUICK_PAIRED if spec.get("quick") else PairedOptions()
+    clf = DigitClassifier(spec["paired_tflite"], num_threads=1)
+    contenders = {
+        "tflite": (clf.step(), [clf.quantize_input(a) for a in numpy_inputs], options.tflite_reps),
+        "keras_function": (lambda t: compiled_fn(t).numpy(), tensor_inputs, options.keras_reps),
+    }
+    if onnx and "error" not in onnx and spec.get("onnx_out"):
+        sess = session(spec["onnx_out"], 1)
+        name = sess.get_inputs()[0].name
+        contenders["onnx"] = (onnx_step(sess), [{name: a} for a in numpy_inputs], options.onnx_reps)
+    out = measure_paired(contenders, options)
+    out["tflite_model"] = spec["paired_tflite"]
     return out

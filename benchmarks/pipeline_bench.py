@@ -2,7 +2,7 @@
 
 Two image sets:
 - camera-like 640x480 frames rendered from MNIST test digits by
-  ``benchmarks.scenes.render_sheet`` (fixed seeds), written as JPEG like a webcam
+  ``edge_runtime.scenes.render_sheet`` (fixed seeds), written as JPEG like a webcam
   frame and decoded back by ``edge_runtime.imageio.load_image``;
 - the labelled real photos in ``$DIGITS_PHOTOS_DIR`` (labels.json), when set.
 
@@ -61,7 +61,7 @@ def render_frames(
     """Render ``options.frames`` sheets of MNIST test digits to JPEG files in ``folder``."""
     import cv2
 
-    from benchmarks.scenes import render_sheet
+    from edge_runtime.scenes import render_sheet
 
     folder.mkdir(parents=True, exist_ok=True)
     out = []

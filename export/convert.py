@@ -14,8 +14,9 @@ Variant names are ``<arch>_<graph>_<quantization>``: graph ``fused`` (the LSTM's
 single UNIDIRECTIONAL_SEQUENCE_LSTM op) or ``unrolled`` (28 fixed steps of plain
 ops, the only graph int8 takes for GRU, SimpleRNN and the peephole LSTM);
 quantization ``float32``, ``float16`` (float16 weights), ``dynamic`` (int8
-weights, float activations), ``int8`` (full integer, int8 input and output,
-calibrated on training images) or ``int16x8`` (int16 activations, int8 weights).
+weights, float activations) or ``int8`` (full integer, int8 input and output,
+calibrated on training images). 16x8 quantization is left out (README: the fused
+LSTM cannot take it and the unrolled graph drops to 11% accuracy).
 """
 
 from __future__ import annotations
@@ -34,23 +35,18 @@ from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from edge_runtime.contract import GRAPHS, PROJECT_ROOT, QUANTIZATIONS
 
 PROTOCOL_PREFIX = "@export "
 CRASH_HOOK_ENV = "DIGITS_EXPORT_CRASH_VARIANT"
 """Test hook: a child asked to convert this variant kills itself with SIGSEGV first."""
 
-# Manifest quantization names, keyed by the short names used in file names.
-QUANTIZATIONS = {
-    "float32": "float32",
-    "float16": "float16",
-    "dynamic": "dynamic_int8",
-    "int8": "int8",
-    "int16x8": "int16x8",
-}
-GRAPHS = ("fused", "unrolled")
+# Short quantization names used in file names -> the manifest's names (edge_runtime.contract).
+SHORT_QUANTIZATIONS = dict(zip(("float32", "float16", "dynamic", "int8"), QUANTIZATIONS, strict=True))
 FUSED_ARCHS = ("lstm",)  # only tf_keras' LSTM becomes the fused op; the others are WHILE loops
 BATCH = 1  # the converted graph takes one digit per invoke(): shape (1, 28, 28)
+CALIBRATION_SAMPLES = 6000
+"""Training images that calibrate the integer variants (the export's default; fixed seed)."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +57,7 @@ class Variant:
     graph: str
     """"fused" (the LSTM's fused op) or "unrolled" (28 fixed steps)."""
     quant: str
-    """Short quantization name: a key of QUANTIZATIONS."""
+    """Short quantization name: a key of SHORT_QUANTIZATIONS."""
 
     @property
     def name(self) -> str:
@@ -74,11 +70,16 @@ class Variant:
     @property
     def quantization(self) -> str:
         """The manifest's name for the quantization ("dynamic_int8", ...)."""
-        return QUANTIZATIONS[self.quant]
+        return SHORT_QUANTIZATIONS[self.quant]
 
     @property
     def quantized(self) -> bool:
         return self.quant != "float32"
+
+    @property
+    def calibrated(self) -> bool:
+        """Full-integer: needs calibration images."""
+        return self.quant == "int8"
 
 
 def default_variants(arch: str) -> list[Variant]:
@@ -108,9 +109,9 @@ def parse_variant(text: str, arch: str | None = None) -> Variant:
         raise ValueError(f"variant {text!r} is for {a!r}, not {arch!r}")
     if graph not in GRAPHS:
         raise ValueError(f"bad variant {text!r}: graph {graph!r} is not one of {', '.join(GRAPHS)}")
-    if quant not in QUANTIZATIONS:
+    if quant not in SHORT_QUANTIZATIONS:
         raise ValueError(
-            f"bad variant {text!r}: quantization {quant!r} is not one of {', '.join(QUANTIZATIONS)}"
+            f"bad variant {text!r}: quantization {quant!r} is not one of {', '.join(SHORT_QUANTIZATIONS)}"
         )
     if graph == "fused" and a not in FUSED_ARCHS:
         raise ValueError(
@@ -122,15 +123,8 @@ def parse_variant(text: str, arch: str | None = None) -> Variant:
 # ---------------------------------------------------------------- conversion (needs TF)
 
 
-def load_keras(path: str | Path):
-    """Load a trained model file (tf_keras format); custom cells registered first."""
-    from training.tfkeras import keras
-
-    try:  # registers the peephole cell for load_model, if the training package has it
-        import training.peephole  # noqa: F401
-    except ImportError:
-        pass
-    return keras.models.load_model(str(path), compile=False)
+# The functions below run in the child only. TensorFlow is imported inside them on purpose:
+# the parent (export.run) imports this module and must start without TensorFlow.
 
 
 def recurrent_units(model) -> int:
@@ -173,14 +167,6 @@ def convert_variant(model, variant: Variant, calibration: np.ndarray) -> bytes:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
-    elif q == "int16x8":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = representative
-        conv.target_spec.supported_ops = [
-            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
-        ]
-        conv.inference_input_type = tf.int16
-        conv.inference_output_type = tf.int16
     return conv.convert()
 
 
@@ -258,6 +244,59 @@ def last_error_line(log_path: Path) -> str:
     return lines[-1][:300] if lines else ""
 
 
+@dataclass
+class _ChildRun:
+    """What one converter child announced before it ended."""
+
+    started: Variant | None = None
+    """The variant it was converting when it stopped (None: between variants)."""
+    loaded: bool = False
+    """It loaded the Keras model."""
+    logits: bool = False
+    """It wrote the Keras test logits."""
+
+
+def _follow_child(
+    proc: subprocess.Popen,
+    remaining: list[Variant],
+    on_keras: Callable[[dict], None],
+    on_done: Callable[[Variant, dict], None],
+    on_fail: Callable[[Variant, str], None],
+) -> _ChildRun:
+    """Read the child's ``@export`` lines as they come, hand each event to its callback and
+    take finished variants off ``remaining``."""
+    by_name = {v.name: v for v in remaining}
+    run = _ChildRun()
+    for line in proc.stdout:
+        if not line.startswith(PROTOCOL_PREFIX):
+            continue
+        msg = json.loads(line[len(PROTOCOL_PREFIX) :])
+        ev = msg["event"]
+        if ev == "loaded":
+            run.loaded = True
+        elif ev == "keras":
+            run.logits = True
+            on_keras(msg)
+        elif ev == "start":
+            run.started = by_name[msg["variant"]]
+        elif ev in ("done", "error"):
+            v = by_name[msg["variant"]]
+            remaining.remove(v)
+            run.started = None
+            if ev == "done":
+                on_done(v, msg)
+            else:
+                on_fail(v, f"converter error: {msg['error']}")
+    return run
+
+
+def _exit_reason(rc: int, log_path: Path) -> str:
+    if rc < 0:
+        name = f", {signal.Signals(-rc).name}" if -rc in signal.valid_signals() else ""
+        return f"converter crashed (signal {-rc}{name})"
+    return f"converter exited with code {rc}: {last_error_line(log_path)}"
+
+
 def run_children(
     keras_path: Path,
     arch: str,
@@ -284,62 +323,29 @@ def run_children(
     while remaining:
         attempt += 1
         log_path = work / f"{arch}-convert-{attempt}.log"
-        by_name = {v.name: v for v in remaining}
+        names = [v.name for v in remaining]
+        cmd = child_command(keras_path, arch, names, work, mnist, calibration_samples, seed, want_logits)
         with open(log_path, "w") as err:
-            cmd = child_command(
-                keras_path,
-                arch,
-                [v.name for v in remaining],
-                work,
-                mnist,
-                calibration_samples,
-                seed,
-                want_logits,
-            )
             proc = subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=child_env(), cwd=PROJECT_ROOT
             )
-            started, loaded = None, False
             try:
-                for line in proc.stdout:
-                    if not line.startswith(PROTOCOL_PREFIX):
-                        continue
-                    msg = json.loads(line[len(PROTOCOL_PREFIX) :])
-                    ev = msg["event"]
-                    if ev == "loaded":
-                        loaded = True
-                    elif ev == "keras":
-                        want_logits = False
-                        on_keras(msg)
-                    elif ev == "start":
-                        started = by_name[msg["variant"]]
-                    elif ev in ("done", "error"):
-                        v = by_name[msg["variant"]]
-                        remaining.remove(v)
-                        started = None
-                        if ev == "done":
-                            on_done(v, msg)
-                        else:
-                            on_fail(v, f"converter error: {msg['error']}")
+                run = _follow_child(proc, remaining, on_keras, on_done, on_fail)
                 rc = proc.wait()
             except BaseException:
                 proc.kill()
                 proc.wait()
                 raise
+        want_logits = want_logits and not run.logits
         if rc == 0 and not remaining:
             return
-        why = (
-            f"converter crashed (signal {-rc}{', ' + signal.Signals(-rc).name if -rc in signal.valid_signals() else ''})"
-            if rc < 0
-            else f"converter exited with code {rc}: {last_error_line(log_path)}"
-        )
-        if not loaded or want_logits:
+        why = _exit_reason(rc, log_path)
+        if not run.loaded or want_logits:
             # The model did not even load (or the Keras reference failed): no variant can work.
             for v in list(remaining):
                 on_fail(v, f"cannot load Keras model {keras_path}: {last_error_line(log_path) or why}")
             return
-        if started is None:
-            started = remaining[0]
+        started = run.started if run.started is not None else remaining[0]
         remaining.remove(started)
         on_fail(started, why)
 
@@ -362,6 +368,8 @@ def run_child(
     keras_logits: bool,
 ) -> int:
     """Body of the child: convert each variant to WORK_DIR/<name>.tflite, reporting as it goes."""
+    from training.models import load_keras  # TensorFlow: the child only
+
     work = Path(work_dir)
     t0 = time.perf_counter()
     model = load_keras(keras_path)
@@ -372,7 +380,7 @@ def run_child(
         _say("keras", accuracy=acc, file=str(work / "keras_logits.npy"))
     chosen = [parse_variant(v, arch) for v in variants]
     calib = None
-    if any(v.quant in ("int8", "int16x8") for v in chosen):
+    if any(v.calibrated for v in chosen):
         calib = calibration_images(mnist_path, calibration_samples, seed)
     for v in chosen:
         _say("start", variant=v.name)
@@ -413,8 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--calibration-samples",
         type=int,
-        default=2000,
-        help="training images for int8 calibration (default: 2000)",
+        default=CALIBRATION_SAMPLES,
+        help=f"training images for int8 calibration (default: {CALIBRATION_SAMPLES})",
     )
     p.add_argument("--seed", type=int, default=0, help="picks the calibration images (default: 0)")
     p.add_argument("--keras-logits", action="store_true", help="also write the Keras test-set logits")

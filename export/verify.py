@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.classifier import DigitClassifier, TensorSpec
+from edge_runtime.classifier import DigitClassifier, TensorSpec, load_interpreter_class
+from edge_runtime.contract import FUSED_LSTM_OP
+from edge_runtime.timing import time_calls
+from training.data import MnistError, load_mnist
 
-FUSED_LSTM_OP = "UNIDIRECTIONAL_SEQUENCE_LSTM"
+__all__ = ["FUSED_LSTM_OP", "VerifyOptions", "Verification", "compare_latencies", "verify_model"]
 
 
 @dataclass(frozen=True)
@@ -79,16 +81,14 @@ def op_names(path: str | Path) -> list[str]:
     Loaded without the default XNNPACK delegate, which would otherwise replace some ops
     with one "DELEGATE" node and hide them.
     """
-    try:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    except ImportError:
-        from tflite_runtime.interpreter import Interpreter, OpResolverType
-    it = Interpreter(
-        model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interpreter_class = load_interpreter_class()
+    resolver = sys.modules[interpreter_class.__module__].OpResolverType  # the same runtime's enum
+    it = interpreter_class(
+        model_path=str(path), experimental_op_resolver_type=resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     )
     it.allocate_tensors()
     try:
-        ops = it._get_ops_details()  # noqa: SLF001 - no public API for this
+        ops = it._get_ops_details()  # private: there is no public API for the op list
     except AttributeError:
         return []
     return sorted({op.get("op_name", "?") for op in ops})
@@ -97,14 +97,7 @@ def op_names(path: str | Path) -> list[str]:
 def latency_us(clf: DigitClassifier, digit: np.ndarray, runs: int, warmup: int = 30) -> float:
     """Median microseconds for one digit: (reset) + set_tensor + invoke + get_tensor."""
     q = clf.quantize_input(digit[None])  # (1, 28, 28) in the model's dtype
-    step = clf.step()
-    times = np.empty(runs)
-    for i in range(warmup + runs):
-        t = time.perf_counter_ns()
-        step(q)
-        if i >= warmup:
-            times[i - warmup] = time.perf_counter_ns() - t
-    return float(np.median(times) / 1000.0)
+    return float(np.median(time_calls(clf.step(), [q], runs, warmup)) / 1000.0)
 
 
 def compare_latencies(
@@ -171,8 +164,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("model", help=".tflite file")
     p.add_argument("--mnist", default=None, help="mnist.npz (default: $MNIST_PATH)")
     a = p.parse_args(argv)
-    from training.data import MnistError, load_mnist
-
     try:
         data = load_mnist(a.mnist, download=False)
         x = data.x_test.astype(np.float32) / 255.0

@@ -19,15 +19,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.__main__ import confusion
-from benchmarks.models_bench import summarize_ns, time_calls
+from benchmarks.figures import add_ratios, headline, quantization_costs
+from benchmarks.harness import summarize_ns, time_calls
+from benchmarks.models_bench import confusion
+from benchmarks.options import QUICK
+from benchmarks.paired_bench import PairedOptions, measure_paired
 from benchmarks.pipeline_bench import score
-from benchmarks.report import add_ratios, headline, quantization_costs
+from benchmarks.rows import BenchRow
+from edge_runtime.contract import PROJECT_ROOT as PROJECT
 
-PROJECT = Path(__file__).resolve().parents[1]
 MODELS = PROJECT / "models"
 KERAS_RUN = PROJECT / "runs" / "lstm"
-QUICK_IMAGES = 300  # --quick's test-set size (benchmarks.__main__.QUICK)
+QUICK_IMAGES = QUICK["test_images"]
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -62,16 +65,18 @@ def test_score_uses_edit_distance_floored_per_image():
 
 
 def _row(name, kind, p50_us, quant="float32", graph="fused", size=100_000, default=False):
-    return {
-        "name": name,
-        "kind": kind,
-        "quantization": quant,
-        "graph": graph,
-        "arch": "lstm",
-        "size_bytes": size,
-        "default": default,
-        "latency": {"1": {"p50_us": p50_us}},
-    }
+    return BenchRow(
+        name=name,
+        kind=kind,
+        format=kind,
+        quantization=quant,
+        shipped=kind == "tflite",
+        graph=graph,
+        arch="lstm",
+        size_bytes=size,
+        default=default,
+        latency={"1": {"p50_us": p50_us}},
+    )
 
 
 def test_headline_compares_default_with_keras_and_onnx_bars():
@@ -81,7 +86,7 @@ def test_headline_compares_default_with_keras_and_onnx_bars():
         _row("onnx-runtime", "onnx", 29.0),
         _row("lstm_dyn", "tflite", 25.0, quant="dynamic_int8", default=True),
     ]
-    rows[0]["latency"]["2"] = {"p50_us": 500.0}  # the Keras path at its best thread count counts
+    rows[0].latency["2"] = {"p50_us": 500.0}  # the Keras path at its best thread count counts
     add_ratios(rows)
     h = headline(rows, "2")
     assert h["default"] == "lstm_dyn"
@@ -89,7 +94,7 @@ def test_headline_compares_default_with_keras_and_onnx_bars():
     assert h["speedup_vs_keras_function"]["met"]
     assert h["speedup_vs_keras_predict"]["ratio"] == pytest.approx(1120.0)
     assert h["vs_onnx_1_threads"]["met"]
-    assert rows[3]["size_ratio_vs_keras"] == pytest.approx(100_000 / 320_000)
+    assert rows[3].size_ratio_vs_keras == pytest.approx(100_000 / 320_000)
 
 
 def test_side_by_side_ratios_decide_the_bars_when_present():
@@ -109,8 +114,6 @@ def test_side_by_side_ratios_decide_the_bars_when_present():
 
 
 def test_measure_paired_alternates_rounds_and_takes_ratio_of_round_medians():
-    from benchmarks.paired_bench import PairedOptions, measure_paired
-
     order = []
 
     def fast(x):

@@ -20,7 +20,7 @@ FRAMES = 6
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory, clean_digits):
-    from benchmarks.scenes import render_sheet
+    from edge_runtime.scenes import render_sheet
 
     x, y = clean_digits
     path = tmp_path_factory.mktemp("video") / "desk.avi"

@@ -56,7 +56,7 @@ def test_seed_image_reads_9_without_tensorflow(no_tf_env):
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory, clean_digits):
-    from benchmarks.scenes import render_sheet
+    from edge_runtime.scenes import render_sheet
 
     d = tmp_path_factory.mktemp("inputs")
     x, y = clean_digits

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmarks.scenes import render_sheet
+from edge_runtime.scenes import render_sheet
 from edge_runtime.evaluate import edit_distance
 from edge_runtime.imageio import load_image
 

@@ -1,10 +1,10 @@
-"""find_digits / reading_order on rendered paper photos (benchmarks.scenes) and drawn cases."""
+"""find_digits / reading_order on rendered paper photos (edge_runtime.scenes) and drawn cases."""
 
 import cv2
 import numpy as np
 import pytest
 
-from benchmarks.scenes import render_sheet
+from edge_runtime.scenes import render_sheet
 from edge_runtime.segment import find_digit_candidates, find_digits, ink_map, polarity, reading_order
 
 

@@ -9,9 +9,13 @@ of 10 logits (softmax is applied by whoever reads them).
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from training.architectures import ARCHITECTURES
+from training.peephole import PeepholeLSTMCell  # also registers the cell, so load_keras can read it
 from training.tfkeras import keras
 
-ARCHITECTURES = ("lstm", "gru", "rnn", "peephole")
+__all__ = ["ARCHITECTURES", "INPUT_SHAPE", "RECURRENT_LAYER", "build_model", "load_keras", "rebuild"]
 INPUT_SHAPE = (28, 28)  # (time steps = rows, features = pixels per row)
 RECURRENT_LAYER = "recurrent"  # name shared by every build, so weights move between graphs
 
@@ -24,8 +28,6 @@ def recurrent_layer(arch: str, units: int, unroll: bool) -> keras.layers.Layer:
     if arch == "rnn":
         return keras.layers.SimpleRNN(units, unroll=unroll, name=RECURRENT_LAYER)
     if arch == "peephole":
-        from training.peephole import PeepholeLSTMCell
-
         return keras.layers.RNN(PeepholeLSTMCell(units), unroll=unroll, name=RECURRENT_LAYER)
     raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
 
@@ -50,6 +52,26 @@ def rebuild(model: keras.Model, arch: str, units: int, unroll: bool) -> keras.Mo
     clone = build_model(arch, units, unroll=unroll)
     clone.set_weights(model.get_weights())
     return clone
+
+
+def keras_file(path: str | Path) -> Path:
+    """A run folder (holding model.keras) or a .keras file -> the .keras file; FileNotFoundError if absent."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "model.keras"
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"no trained model at {p}; train one with python -m training --arch <arch> --out <run folder>"
+        )
+    return p
+
+
+def load_keras(path: str | Path) -> keras.Model:
+    """The trained tf_keras model (loop graph, uncompiled) from a run folder or a .keras file.
+
+    The one loader of the project: training, export and the benchmarks all read models here.
+    """
+    return keras.models.load_model(keras_file(path), compile=False)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import numpy as np
 
 from training.augment import augment_batch
 from training.data import load_mnist
-from training.models import ARCHITECTURES, build_model, rebuild
+from training.models import ARCHITECTURES, build_model, load_keras, rebuild
 from training.tfkeras import keras, tf
 
 SCHEDULES = ("onecycle", "cosine", "constant")
@@ -551,14 +551,8 @@ def plot_confusion(path: Path, confusion: np.ndarray, acc: float, o: TrainOption
 
 def load_trained(run_dir: str | os.PathLike) -> tuple[keras.Model, dict]:
     """The trained model (tf_keras, loop graph) and its config.json from a run folder."""
-    import training.peephole  # noqa: F401,PLC0415 - registers PeepholeLSTMCell for deserialisation
-
     run_dir = Path(run_dir)
-    path = run_dir / "model.keras"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no trained model at {path}; train one with python -m training --arch <arch> --out {run_dir}"
-        )
+    model = load_keras(run_dir)  # FileNotFoundError saying how to train one
     config_path = run_dir / "config.json"
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    return keras.models.load_model(path, compile=False), config
+    return model, config

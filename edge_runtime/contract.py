@@ -1,0 +1,30 @@
+"""Names every stage agrees on: where the project is, how shipped models are named.
+
+One home for each: training, export, the benchmarks and the runtime import these
+instead of spelling them again. Standard library only (the runtime stays small).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The project folder (the one holding edge_runtime/, models/ and runs/)."""
+MODELS_DIR = PROJECT_ROOT / "models"
+"""Where make export writes the .tflite files and manifest.json."""
+
+GRAPHS = ("fused", "unrolled")
+"""TFLite graph forms: "fused" (one UNIDIRECTIONAL_SEQUENCE_LSTM op), "unrolled" (28 fixed steps)."""
+QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "int8")
+"""Quantization names as the manifest writes them (dynamic_int8: int8 weights, float activations;
+int8: full integer, int8 input and output)."""
+FUSED_LSTM_OP = "UNIDIRECTIONAL_SEQUENCE_LSTM"
+"""The TFLite op tf_keras' LSTM becomes; a fused graph must contain it (and keeps state in it)."""
+
+
+def relative_to_project(path: str | Path) -> str:
+    """``path`` relative to the project folder when it is inside it, else unchanged (as text)."""
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
