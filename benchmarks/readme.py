@@ -1,0 +1,213 @@
+"""The README's figures, generated from the committed artefacts instead of typed by hand.
+
+Each generated passage sits between two HTML comments in README.md::
+
+    <!-- begin generated: results -->...<!-- end generated: results -->
+
+and is rebuilt from benchmarks/reports/report.json, models/manifest.json and the
+training runs' metrics (runs/<arch>/metrics.json, history.json). tests/test_readme.py
+fails when a passage disagrees with the artefacts.
+
+    python -m benchmarks.readme            # rewrite README.md's generated passages
+    python -m benchmarks.readme --check    # exit 1 if any passage is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.markdown import fmt_pct, fmt_us, fmt_x, table
+from benchmarks.rows import BenchRow, default_row
+from edge_runtime.contract import PROJECT_ROOT
+
+README = PROJECT_ROOT / "README.md"
+REPORT = PROJECT_ROOT / "benchmarks" / "reports" / "report.json"
+PLAIN_RUN = PROJECT_ROOT / "runs" / "lstm_plain"
+"""The default recipe without augmentation (make train-all), for the augmentation figures."""
+
+
+@dataclass(frozen=True)
+class Artefacts:
+    """The committed files the README quotes."""
+
+    report: dict
+    manifest: dict
+    metrics: dict
+    """metrics.json of the run the default model was exported from."""
+    plain_metrics: dict
+    plain_history: dict
+
+    @classmethod
+    def load(cls, report: Path = REPORT) -> Artefacts:
+        report_data = json.loads(report.read_text())
+        manifest = json.loads((PROJECT_ROOT / "models" / "manifest.json").read_text())
+        default = next(e for e in manifest["models"] if e["name"] == manifest["default"])
+        run = (PROJECT_ROOT / default["keras"]["file"]).parent
+        return cls(
+            report=report_data,
+            manifest=manifest,
+            metrics=json.loads((run / "metrics.json").read_text()),
+            plain_metrics=json.loads((PLAIN_RUN / "metrics.json").read_text()),
+            plain_history=json.loads((PLAIN_RUN / "history.json").read_text()),
+        )
+
+    @property
+    def rows(self) -> list[BenchRow]:
+        return [BenchRow.from_json(r) for r in self.report["models"]]
+
+    def default_pipeline(self, which: str) -> dict:
+        return self.report["pipeline"]["models"][self.report["default_model"]][which]
+
+
+# ---------------------------------------------------------------- the passages
+
+
+def results(a: Artefacts) -> str:
+    """The "Results at a glance" table."""
+    r, m, s = a.report, a.metrics, a.report["summary"]
+    rows = a.rows
+    default = default_row(rows)
+    smallest = min((x for x in rows if x.kind == "tflite"), key=lambda x: x.size_bytes)
+    photos, frames = a.default_pipeline("photos"), a.default_pipeline("frames")
+    func, pred, onnx = s["speedup_vs_keras_function"], s["speedup_vs_keras_predict"], s["vs_onnx_1_threads"]
+    slowest_start = max(r["startup"], key=lambda x: x["wall_ms_median"])
+    frame_ms = frames["process_ms"]
+    lines = [
+        [
+            f"{m['arch'].upper()}-{m['units']}, {m['recipe']} recipe, MNIST 10k test set",
+            f"{fmt_pct(m['test_accuracy'])} (Keras), {m['train_seconds']:.0f} s of training ({m['epochs']} epochs)",
+        ],
+        [
+            f"default edge model `{default.name}`",
+            f"{fmt_pct(default.accuracy)} on the test set, {kb(default.size_bytes)}, "
+            f"{fmt_us(default.p50('1'))} per digit on one thread (median)",
+        ],
+        [
+            "against the full Keras model and ONNX Runtime",
+            f"{fmt_x(func.get('side_by_side', func['ratio']))} faster than a compiled `tf.function` side by side "
+            f"in one process ({fmt_x(func['ratio'])} in separate processes), {fmt_x(pred['ratio'])} faster than "
+            f"`model.predict` on one image, {onnx.get('side_by_side', onnx['ratio']):.2f}x faster than ONNX Runtime",
+        ],
+        [
+            f"smallest model `{smallest.name}` ({smallest.quantization}, {smallest.graph} graph)",
+            f"{fmt_pct(smallest.accuracy)}, {kb(smallest.size_bytes)}, {fmt_us(smallest.p50('1'))} per digit "
+            f"({smallest.p50('1') / default.p50('1'):.1f}x the default's time)",
+        ],
+        [
+            f"real photos ({photos['images']} photos, {photos['digits_total']} digits)",
+            f"{fmt_pct(photos['digit_accuracy'], 1)} of digits read correctly, "
+            f"{round(photos['image_accuracy'] * photos['images'])} of {photos['images']} photos read exactly",
+        ],
+        [
+            f"640x480 frame with {r['options']['pipeline']['digits_per_frame']} digits, one thread",
+            f"{frame_ms:.1f} ms median to find, normalise and classify them all (fastest "
+            f"{frames['process_ms_min']:.1f} ms); target <= 5 ms: {'met' if frame_ms <= 5 else 'not met'}",
+        ],
+        [
+            "edge program start-up to first result",
+            f"{slowest_start['wall_ms_median'] / 1e3:.2f} s (median of {slowest_start['runs']} launches, "
+            f"slowest image), {max(x['peak_rss_mb'] for x in r['startup']):.0f} MB peak memory",
+        ],
+    ]
+    machine = r["machine"]
+    intro = (
+        f"Measured on {machine['cores']['logical']}-core {machine['arch']} ({machine['date_utc'][:10]}); "
+        "from `benchmarks/reports/report.json`, `models/manifest.json` and `runs/`."
+    )
+    return "\n" + intro + "\n\n" + table(["", "figure"], lines) + "\n"
+
+
+def augmentation(a: Artefacts) -> str:
+    """The training section's sentence on what augmentation buys."""
+    last = a.plain_history["epochs"][-1]
+    return (
+        f"Without augmentation the LSTM overfits ({fmt_pct(last['accuracy'])} train, "
+        f"{fmt_pct(a.plain_metrics['test_accuracy'])} test, `runs/lstm_plain`); with it, it reaches "
+        f"{fmt_pct(a.metrics['test_accuracy'])}."
+    )
+
+
+def classify_cost(a: Artefacts) -> str:
+    """What classifying a frame's digits one call at a time costs."""
+    frames = a.default_pipeline("frames")
+    n = a.report["options"]["pipeline"]["digits_per_frame"]
+    return f"A frame's {n} digits take {frames['stage_ms']['classify']:.1f} ms to classify this way (median)"
+
+
+def fused_sizes(a: Artefacts) -> str:
+    sizes = [e["size_bytes"] for e in a.manifest["models"] if e["graph"] == "fused"]
+    return f"{min(sizes) / 1024:.0f}-{max(sizes) / 1024:.0f} KB"
+
+
+def kb(size: int) -> str:
+    return f"{size / 1024:.0f} KB"
+
+
+PASSAGES: dict[str, Callable[[Artefacts], str]] = {
+    "results": results,
+    "augmentation": augmentation,
+    "classify-cost": classify_cost,
+    "fused-sizes": fused_sizes,
+}
+
+
+# ---------------------------------------------------------------- README.md
+
+
+def _pattern(name: str) -> re.Pattern:
+    return re.compile(
+        rf"(<!-- begin generated: {re.escape(name)} -->)(.*?)(<!-- end generated: {re.escape(name)} -->)",
+        re.S,
+    )
+
+
+def passages_in(text: str) -> dict[str, str]:
+    """Generated passages as README.md has them now; a missing marker pair is a ValueError."""
+    out = {}
+    for name in PASSAGES:
+        found = _pattern(name).search(text)
+        if found is None:
+            raise ValueError(f"README.md has no '<!-- begin generated: {name} -->' ... end marker pair")
+        out[name] = found.group(2)
+    return out
+
+
+def rewrite(text: str, artefacts: Artefacts) -> str:
+    """``text`` with every generated passage rebuilt from ``artefacts``."""
+    passages_in(text)  # every marker pair is there
+    for name, make in PASSAGES.items():
+        body = make(artefacts)
+        text = _pattern(name).sub(lambda found, body=body: found.group(1) + body + found.group(3), text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.readme", description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date; change nothing")
+    a = p.parse_args(argv)
+    try:
+        text = README.read_text()
+        new = rewrite(text, Artefacts.load())
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if a.check:
+        if new != text:
+            print(
+                "README.md's generated figures are out of date: run python -m benchmarks.readme",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    README.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

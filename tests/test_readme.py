@@ -1,0 +1,30 @@
+"""benchmarks/readme.py: the README's figures equal the committed artefacts'."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.readme import PASSAGES, README, REPORT, Artefacts, passages_in, rewrite
+
+
+def test_readme_figures_match_the_committed_report_manifest_and_runs():
+    text = README.read_text()
+    expected = passages_in(rewrite(text, Artefacts.load()))
+    for name, body in passages_in(text).items():
+        assert body == expected[name], f"README passage {name!r} is stale: run python -m benchmarks.readme"
+
+
+def test_a_changed_report_changes_the_readme(tmp_path):
+    report = json.loads(REPORT.read_text())
+    report["summary"]["speedup_vs_keras_predict"]["ratio"] = 1234.0
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    text = rewrite(README.read_text(), Artefacts.load(tmp_path / "report.json"))
+    assert "1,234x faster than `model.predict`" in passages_in(text)["results"]
+
+
+def test_missing_marker_is_a_clear_error():
+    with pytest.raises(ValueError, match="begin generated: results"):
+        passages_in("no markers here")
+    assert set(PASSAGES) <= set(passages_in(README.read_text()))
