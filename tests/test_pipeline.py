@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_runtime.scenes import render_sheet
 from edge_runtime.evaluate import edit_distance
 from edge_runtime.imageio import load_image
+from edge_runtime.scenes import render_sheet
 
 
 def test_reads_rendered_sheets(reader, clean_digits):

@@ -14,12 +14,18 @@ import argparse
 import dataclasses
 import sys
 
+from training.architectures import ARCHITECTURES
+
 RECIPES = ("default", "lesson")
 
 
+# parse_options is long on purpose: one add_argument per training option, in TrainOptions'
+# order, so the flags read as one list next to the defaults they print.
 def parse_options(argv: list[str] | None = None):
-    from training.models import ARCHITECTURES  # noqa: PLC0415 - keep --help fast-ish
-    from training.train import SCHEDULES, TrainOptions  # noqa: PLC0415
+    from training.train import (
+        SCHEDULES,
+        TrainOptions,
+    )  # imports TensorFlow: not at module level, so --help is quick
 
     d = TrainOptions()
     p = argparse.ArgumentParser(
@@ -113,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = parse_options(argv)
         options.check()
-        from training.train import train  # noqa: PLC0415
+        from training.train import train  # TensorFlow: only once the options are valid
 
         print(
             f"training {options.arch}-{options.units} ({options.recipe} recipe) -> {options.run_dir}",

@@ -73,7 +73,7 @@ def resolve_path(path: str | os.PathLike | None = None, download: bool = True) -
     tmp = KERAS_CACHE.with_suffix(".npz.part")
     try:
         print(f"downloading MNIST to {KERAS_CACHE} ...", file=sys.stderr)
-        urllib.request.urlretrieve(MNIST_URL, tmp)  # noqa: S310 - fixed https URL
+        urllib.request.urlretrieve(MNIST_URL, tmp)  # a fixed https URL
         os.replace(tmp, KERAS_CACHE)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

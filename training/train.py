@@ -234,6 +234,16 @@ class Checkpoints:
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def start(self, resume: bool, log) -> dict:
+        """The state to continue from: the last checkpoint's if ``resume`` and it matches, else a
+        fresh one (old checkpoints deleted)."""
+        state = self.load(log) if resume else None
+        if state is None:
+            self.clear()
+            return {"epoch": 0, "step": 0, "history": [], "step_evals": [], "train_seconds": 0.0}
+        log(f"resuming {self.folder.parent} after epoch {state['epoch']} (step {state['step']})")
+        return state
+
 
 # ---------------------------------------------------------------- training
 
@@ -293,8 +303,7 @@ def _train(o: TrainOptions, log: Callable[[str], None]) -> TrainResult:
     x_train, y_train = data.x_train, data.y_train.astype(np.int32)
     if o.train_limit:
         x_train, y_train = x_train[: o.train_limit], y_train[: o.train_limit]
-    n = len(x_train)
-    steps_per_epoch = n // o.batch_size  # drop the ragged last batch; order changes every epoch
+    steps_per_epoch = len(x_train) // o.batch_size  # drop the ragged last batch; order changes every epoch
     total_steps = o.steps if o.steps else o.epochs * steps_per_epoch
     epochs = math.ceil(total_steps / steps_per_epoch)
 
@@ -305,16 +314,64 @@ def _train(o: TrainOptions, log: Callable[[str], None]) -> TrainResult:
     schedule = make_schedule(o, total_steps)
     optimizer = keras.optimizers.Adam(schedule, clipnorm=o.clipnorm)
     optimizer.build(model.trainable_variables)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     ckpts = Checkpoints(run_dir / "checkpoints", model, optimizer, fingerprint(o, data.sha256))
-    state = ckpts.load(log) if o.resume else None
-    if state is None:
-        ckpts.clear()
-        state = {"epoch": 0, "step": 0, "history": [], "step_evals": [], "train_seconds": 0.0}
-    else:
-        log(f"resuming {run_dir} after epoch {state['epoch']} (step {state['step']})")
+    state = ckpts.start(o.resume, log)
     resumed_from = state["epoch"]
+
+    train_step, predict = make_steps(o, model, optimizer)
+    eval_sets = {
+        "val": (data.x_val, data.y_val.astype(np.int32)),
+        "test": (data.x_test, data.y_test.astype(np.int32)),
+    }
+    for epoch in range(state["epoch"], epochs):
+        if state["step"] >= total_steps:
+            break
+        record, seconds = run_epoch(
+            o, epoch, (x_train, y_train), train_step, predict, eval_sets, state, total_steps, log
+        )
+        record["lr"] = float(schedule(record["step"] - 1)) if callable(schedule) else float(schedule)
+        state["history"].append(record)
+        state["train_seconds"] += seconds
+        state.update(epoch=epoch + 1, step=record["step"])
+        ckpts.save(state)
+        log(
+            f"epoch {epoch + 1:3d}/{epochs}  loss {record['loss']:.4f}  acc {record['accuracy']:.4f}  "
+            f"val_loss {record['val_loss']:.4f}  val_acc {record['val_accuracy']:.4f}  "
+            f"lr {record['lr']:.2e}  {record['seconds']:.1f}s"
+        )
+
+    return _test_and_write(o, model, predict, eval_sets["test"], state, resumed_from, data, log)
+
+
+def _test_and_write(o: TrainOptions, model, predict, test_set, state, resumed_from, data, log) -> TrainResult:
+    """The final, once-only look at the test set; then the run folder is written."""
+    test_loss, test_acc, test_pred = evaluate(predict, *test_set)
+    final = rebuild(model, o.arch, o.units, unroll=False) if o.unroll_training else model
+    y_test = test_set[1]
+    result = TrainResult(
+        run_dir=o.run_dir,
+        test_accuracy=test_acc,
+        params=int(final.count_params()),
+        train_seconds=round(state["train_seconds"], 2),
+        epochs=state["epoch"],
+        steps=state["step"],
+        resumed_from=resumed_from,
+        history=state["history"],
+        step_evals=state["step_evals"],
+        predictions=[int(p) for p in test_pred[:10]],
+        labels=[int(v) for v in y_test[:10]],
+    )
+    write_run(o.run_dir, final, o, data, result, test_loss, test_pred, y_test)
+    log(
+        f"test accuracy {test_acc:.4f}  ({result.params} params, {result.train_seconds:.0f}s training) -> {o.run_dir}"
+    )
+    return result
+
+
+def make_steps(o: TrainOptions, model, optimizer):
+    """The compiled training step (augment, forward, backward, update) and the inference call."""
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     @tf.function(jit_compile=o.jit_compile, reduce_retracing=True)
     def train_step(x_u8, y, seed):
@@ -334,82 +391,55 @@ def _train(o: TrainOptions, log: Callable[[str], None]) -> TrainResult:
     def predict(x_u8):
         return model(tf.cast(x_u8, tf.float32) / 255.0, training=False)
 
-    eval_sets = {
-        "val": (data.x_val, data.y_val.astype(np.int32)),
-        "test": (data.x_test, data.y_test.astype(np.int32)),
-    }
+    return train_step, predict
 
+
+def run_epoch(
+    o: TrainOptions, epoch: int, train_set, train_step, predict, eval_sets, state, total_steps, log
+) -> tuple[dict, float]:
+    """One pass over the (shuffled) training images, then validation: the epoch's record, seconds.
+
+    Appends the every-N-steps evaluations to ``state["step_evals"]``; stops at ``total_steps``.
+    """
+    x_train, y_train = train_set
+    n = len(x_train)
+    t0 = time.perf_counter()
+    order = np.random.default_rng([o.seed, epoch]).permutation(n)  # same order on resume
     step = state["step"]
-    for epoch in range(state["epoch"], epochs):
+    loss_sum, correct, seen = 0.0, 0.0, 0
+    for b in range(n // o.batch_size):
+        idx = order[b * o.batch_size : (b + 1) * o.batch_size]
+        loss, corr = train_step(x_train[idx], y_train[idx], tf.constant([o.seed, step], tf.int64))
+        step += 1
+        loss_sum += float(loss) * len(idx)
+        correct += float(corr)
+        seen += len(idx)
+        if o.eval_every and step % o.eval_every == 0:
+            _, acc, _ = evaluate(predict, *eval_sets[o.eval_on])
+            state["step_evals"].append({"step": step, "set": o.eval_on, "accuracy": acc})
+            log(f"step {step:5d}  {o.eval_on} accuracy {acc:.4f}")
         if step >= total_steps:
             break
-        t0 = time.perf_counter()
-        order = np.random.default_rng([o.seed, epoch]).permutation(n)  # same order on resume
-        loss_sum, correct, seen = 0.0, 0.0, 0
-        for b in range(steps_per_epoch):
-            idx = order[b * o.batch_size : (b + 1) * o.batch_size]
-            loss, corr = train_step(x_train[idx], y_train[idx], tf.constant([o.seed, step], tf.int64))
-            step += 1
-            loss_sum += float(loss) * len(idx)
-            correct += float(corr)
-            seen += len(idx)
-            if o.eval_every and step % o.eval_every == 0:
-                _, acc, _ = evaluate(predict, *eval_sets[o.eval_on])
-                state["step_evals"].append({"step": step, "set": o.eval_on, "accuracy": acc})
-                log(f"step {step:5d}  {o.eval_on} accuracy {acc:.4f}")
-            if step >= total_steps:
-                break
-        val_loss, val_acc, _ = evaluate(predict, *eval_sets["val"])
-        seconds = time.perf_counter() - t0
-        lr_now = float(schedule(step - 1)) if callable(schedule) else float(schedule)
-        record = {
-            "epoch": epoch + 1,
-            "step": step,
-            "loss": loss_sum / seen,
-            "accuracy": correct / seen,
-            "val_loss": val_loss,
-            "val_accuracy": val_acc,
-            "lr": lr_now,
-            "seconds": round(seconds, 2),
-        }
-        state["history"].append(record)
-        state["train_seconds"] += seconds
-        state.update(epoch=epoch + 1, step=step)
-        ckpts.save(state)
-        log(
-            f"epoch {epoch + 1:3d}/{epochs}  loss {record['loss']:.4f}  acc {record['accuracy']:.4f}  "
-            f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {lr_now:.2e}  {seconds:.1f}s"
-        )
-
-    # Final, once-only look at the test set.
-    test_loss, test_acc, test_pred = evaluate(predict, *eval_sets["test"])
-    final = rebuild(model, o.arch, o.units, unroll=False) if o.unroll_training else model
-    y_test = eval_sets["test"][1]
-    result = TrainResult(
-        run_dir=run_dir,
-        test_accuracy=test_acc,
-        params=int(final.count_params()),
-        train_seconds=round(state["train_seconds"], 2),
-        epochs=state["epoch"],
-        steps=step,
-        resumed_from=resumed_from,
-        history=state["history"],
-        step_evals=state["step_evals"],
-        predictions=[int(p) for p in test_pred[:10]],
-        labels=[int(v) for v in y_test[:10]],
-    )
-    write_run(run_dir, final, o, data, result, test_loss, test_pred, y_test)
-    log(
-        f"test accuracy {test_acc:.4f}  ({result.params} params, {result.train_seconds:.0f}s training) -> {run_dir}"
-    )
-    return result
+    val_loss, val_acc, _ = evaluate(predict, *eval_sets["val"])
+    seconds = time.perf_counter() - t0
+    record = {
+        "epoch": epoch + 1,
+        "step": step,
+        "loss": loss_sum / seen,
+        "accuracy": correct / seen,
+        "val_loss": val_loss,
+        "val_accuracy": val_acc,
+        "lr": None,  # filled in by the caller, which owns the schedule
+        "seconds": round(seconds, 2),
+    }
+    return record, seconds
 
 
 # ---------------------------------------------------------------- run folder
 
 
 def library_versions() -> dict:
-    import cv2  # noqa: PLC0415 - recorded only
+    import cv2  # only its version is recorded
 
     return {
         "python": platform.python_version(),
@@ -482,10 +512,10 @@ def write_run(
 
 
 def plot_curves(path: Path, r: TrainResult, o: TrainOptions) -> None:
-    import matplotlib  # noqa: PLC0415 - only needed here
+    import matplotlib  # plotting only: not needed to train
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     if r.history:
@@ -518,10 +548,10 @@ def plot_curves(path: Path, r: TrainResult, o: TrainOptions) -> None:
 
 
 def plot_confusion(path: Path, confusion: np.ndarray, acc: float, o: TrainOptions) -> None:
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 5))
     off = confusion.copy()
