@@ -29,7 +29,6 @@ PACKAGES = (
     "onnxruntime",
     "tf2onnx",
     "matplotlib",
-    "psutil",
 )
 
 

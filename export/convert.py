@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.contract import GRAPHS, PROJECT_ROOT, QUANTIZATIONS
+from training.data import load_mnist  # numpy only: the parent stays free of TensorFlow
 
 PROTOCOL_PREFIX = "@export "
 CRASH_HOOK_ENV = "DIGITS_EXPORT_CRASH_VARIANT"
@@ -86,7 +87,7 @@ def default_variants(arch: str) -> list[Variant]:
     """What `make export` ships per architecture.
 
     LSTM: all four fused variants (the small files, fused op) plus the unrolled
-    dynamic-range and int8 graphs (the fast ones on x86, see NOTES). Other
+    dynamic-range and int8 graphs (the fast ones on x86; see the benchmark report). Other
     architectures convert only as unrolled graphs (their loop graph crashes int8).
     """
     if arch in FUSED_ARCHS:
@@ -172,8 +173,6 @@ def convert_variant(model, variant: Variant, calibration: np.ndarray) -> bytes:
 
 def calibration_images(mnist_path: str | None, samples: int, seed: int) -> np.ndarray:
     """(samples, 28, 28) float32 in [0, 1]: a fixed random subset of the TRAINING split."""
-    from training.data import load_mnist
-
     data = load_mnist(mnist_path, download=False)
     idx = np.random.default_rng(seed).choice(
         len(data.x_train), size=min(samples, len(data.x_train)), replace=False
@@ -183,8 +182,6 @@ def calibration_images(mnist_path: str | None, samples: int, seed: int) -> np.nd
 
 def keras_test_logits(model, mnist_path: str | None) -> tuple[np.ndarray, float]:
     """Keras logits (10000, 10) on the test set with the runtime's preprocessing (x/255)."""
-    from training.data import load_mnist
-
     data = load_mnist(mnist_path, download=False)
     logits = model.predict(data.x_test.astype(np.float32) / 255.0, batch_size=1000, verbose=0)
     acc = float(np.mean(np.argmax(logits, axis=1) == data.y_test))

@@ -26,6 +26,8 @@ from benchmarks.options import QUICK
 from benchmarks.paired_bench import PairedOptions, measure_paired
 from benchmarks.pipeline_bench import score
 from benchmarks.rows import BenchRow
+from benchmarks.sections import EXTRA_SECTIONS, Section, render_markdown
+from edge_runtime.classifier import DigitClassifier
 from edge_runtime.contract import PROJECT_ROOT as PROJECT
 
 MODELS = PROJECT / "models"
@@ -139,6 +141,44 @@ def test_quantization_cost_is_stated_when_int8_is_slower():
     assert len(lines) == 1 and "i8" in lines[0] and "10.6x" in lines[0] and "slower" in lines[0]
 
 
+def test_report_sections_render_the_committed_report_and_take_an_extra_section(monkeypatch):
+    report = json.loads((PROJECT / "benchmarks" / "reports" / "report.json").read_text())
+    md = render_markdown(report, "python -m benchmarks")
+    for title in ("## Summary", "## Models", "## Pipeline on frames", "## Plots", "## Machine and settings"):
+        assert title in md
+    assert all(BenchRow.from_json(r).name in md for r in report["models"])
+    # One line registers a section; it renders its own key's dict, before the plots.
+    monkeypatch.setitem(EXTRA_SECTIONS, "demo", Section(lambda d: f"## Demo\n\n{d['answer']} found\n"))
+    md = render_markdown(dict(report, demo={"answer": 42}), "python -m benchmarks")
+    assert "42 found" in md and md.index("## Demo") < md.index("## Plots")
+    assert "## Demo" not in render_markdown(report, "python -m benchmarks")  # not measured: left out
+
+
+def test_a_row_with_an_unknown_key_is_refused():
+    with pytest.raises(ValueError, match="unknown keys"):
+        BenchRow.from_json(
+            {
+                "name": "x",
+                "kind": "tflite",
+                "format": "f",
+                "quantization": "q",
+                "shipped": True,
+                "keras_file": "?",
+            }
+        )
+
+
+def _strings(obj):
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from _strings(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _strings(v)
+    elif isinstance(obj, str):
+        yield obj
+
+
 # ---------------------------------------------------------------- real runs
 
 
@@ -190,8 +230,6 @@ def _bench(args: list[str], env: dict | None = None) -> subprocess.CompletedProc
 
 def _independent_accuracy(model_file: Path, n: int) -> float:
     """Top-1 on the first n MNIST test images, measured here without the benchmark's code."""
-    from edge_runtime.classifier import DigitClassifier
-
     with np.load(os.environ["MNIST_PATH"]) as d:
         x, y = d["x_test"][:n].astype(np.float32) / 255.0, d["y_test"][:n]
     return float((DigitClassifier(model_file).logits(x).argmax(axis=1) == y).mean())
@@ -226,6 +264,8 @@ def _check_common(report: dict, out: Path, manifest: dict, models_dir: Path) -> 
     for key, png in report["plots"].items():
         assert (out / png).stat().st_size > 1000 and png in md, key
     assert report["machine"]["cpu"] and report["machine"]["versions"]["numpy"]
+    absolute = [s for s in _strings(report) if s.startswith(("/", str(Path.home())))]
+    assert not absolute, f"report.json holds absolute paths: {absolute[:3]}"
 
 
 @pytest.mark.slow
