@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import resource
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TypedDict
 
 import numpy as np
@@ -48,8 +48,7 @@ class TimingOptions:
         return cls(**{k: tuple(v) if k == "threads" else v for k, v in d.items()})
 
     def to_json(self) -> dict:
-        return {"reps": self.reps, "warmup": self.warmup, "latency_images": self.latency_images,
-                "threads": list(self.threads)}  # fmt: skip
+        return {**asdict(self), "threads": list(self.threads)}
 
 
 class LatencySummary(TypedDict):

@@ -36,7 +36,7 @@ MIN_SLOW_REPS = 20
 
 def measure_keras(spec: ChildSpec, x: np.ndarray, y: np.ndarray, timing: TimingOptions) -> tuple[dict, dict]:
     """All four Keras paths at one thread setting (``spec["threads"]``), plus the ONNX export."""
-    from training.models import keras_file, load_keras
+    from training.models import keras_file, load_keras  # TensorFlow: in the Keras child only
     from training.tfkeras import tf
 
     threads = int(spec["threads"])

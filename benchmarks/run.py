@@ -66,22 +66,26 @@ def run(options: BenchOptions) -> BenchResult:
         np.savez(work / "inputs.npz", x=x, y=y)
         base: ChildSpec = {"inputs": str(work / "inputs.npz"), "timing": options.timing.to_json()}
         measure_models(options, manifest, entries, base, work, res)
-        _timed("pipeline", lambda: setattr(res, "pipeline", _pipeline(options, entries, x, y, work, res)))
-        _timed(
-            "edge program start-up", lambda: setattr(res, "startup", _startup(options, manifest, work, res))
-        )
+        res.pipeline = _timed("pipeline", lambda: _pipeline(options, entries, x, y, work, res))
+        res.startup = _timed("edge program start-up", lambda: _startup(options, manifest, work, res))
         context = BenchContext(options, manifest, entries, x, y, work, res.notes)
         for key, section in EXTRA_SECTIONS.items():
-            if section.measure is not None:
-                _timed(key, lambda s=section, k=key: res.sections.__setitem__(k, s.measure(context)))
+            if section.measure is None:
+                continue
+            try:  # one failing section never stops the report
+                res.sections[key] = _timed(key, lambda s=section: s.measure(context))
+            except (OSError, ValueError, RuntimeError) as exc:
+                res.notes.append(f"{key}: not measured ({exc})")
     res.seconds = time.perf_counter() - t_start
     return res
 
 
-def _timed(label: str, job) -> None:
+def _timed(label: str, job):
+    """``job()``, with one progress line saying how long it took."""
     t0 = time.perf_counter()
-    job()
+    out = job()
     say(f"  {label:<28} {time.perf_counter() - t0:5.1f} s")
+    return out
 
 
 def _pipeline(options: BenchOptions, entries: list[dict], x, y, work: Path, res: BenchResult) -> dict:
