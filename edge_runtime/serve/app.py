@@ -187,22 +187,22 @@ def create_app(server) -> Starlette:
         try:
             data, name = await upload_bytes(request, options.max_upload_bytes)
             min_conf = float(request.query_params.get("min_confidence", options.min_confidence))
-            with_detail = request.query_params.get("detail") == "1"
+        except OverflowError as exc:
+            return error(413, str(exc))
+        except ValueError as exc:
+            return error(400, str(exc))
+        with_detail = request.query_params.get("detail") == "1"
+
+        def job(worker):  # in a worker thread: decoding is CPU work too, kept off the event loop
             t0 = time.perf_counter()
             image = decode_upload(data, name, options.max_pixels)
             load_ms = (time.perf_counter() - t0) * 1e3
-        except OverflowError as exc:
-            return error(413, str(exc))
-        except (ImageError, ValueError) as exc:
-            return error(400, str(exc))
-
-        def job(worker):
             reading = worker.reader.read(image)
             record = {"source": name, "frame": None, **reading.as_dict()}
-            text = "".join(
+            # The reader's threshold is the server's --min-confidence; a per-request one re-labels.
+            record["text"] = "".join(
                 str(d.label) if d.confidence >= min_conf else "?" for d in reading.digits
-            )  # the reader's own threshold is the server's; a per-request one re-labels
-            record["text"] = text
+            )
             record["timings_ms"]["load"] = round(load_ms, 3)
             if with_detail:
                 record["detail"] = detail(reading, worker.reader.classifier)
@@ -213,6 +213,10 @@ def create_app(server) -> Starlette:
             record = await asyncio.wrap_future(server.pool.submit(job))
         except Busy as exc:
             return error(503, str(exc))
+        except OverflowError as exc:
+            return error(413, str(exc))
+        except ImageError as exc:
+            return error(400, str(exc))
         server.uploads += 1
         return JSONResponse(record)
 

@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -212,6 +213,11 @@ def run(options: ServeOptions, log=print) -> int:
             log(f"serving on {url}", flush=True)
 
     userver.startup = startup
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler
+    # that was installed before it: make that a no-op so a requested stop exits 0 (not -15 or a
+    # KeyboardInterrupt traceback), which is what systemd and the shell expect of a clean stop.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     userver.run()
     return 0 if userver.started else 1
 
