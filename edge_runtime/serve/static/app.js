@@ -88,20 +88,29 @@ async function loadSteps(flat) {
 
 function drawSteps() {
   const s = state.steps;
-  if (!s) return;
+  if (!s || !s.probabilities) return;
   const row = Number($("steps-row").value);
   $("steps-row-n").textContent = row;
   drawDigit($("steps-input"), s.flat, row);
+  // Heat map: one line per row read (top to bottom, aligned with the digit), one column per class.
   const heat = $("steps-heat"), ctx = heat.getContext("2d");
-  const cw = 24, ch = heat.height / 28, x0 = 10;
+  const top = 14, cw = 20, ch = (heat.height - top) / 28;
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, heat.width, top);
   ctx.fillStyle = "#000";
-  ctx.fillRect(0, 0, heat.width, heat.height);
+  ctx.fillRect(0, top, heat.width, heat.height - top);
+  ctx.font = "11px sans-serif";
+  ctx.textAlign = "center";
+  for (let k = 0; k < 10; k++) {
+    ctx.fillStyle = "#333";
+    ctx.fillText(String(k), k * cw + cw / 2, 11);
+  }
   s.probabilities.forEach((probs, t) => probs.forEach((p, k) => {
     ctx.fillStyle = `rgb(${Math.round(40 + 60 * p)}, ${Math.round(40 + 200 * p)}, ${Math.round(60 + 40 * p)})`;
-    ctx.fillRect(x0 + k * cw, t * ch, cw - 1, ch - 1);
+    ctx.fillRect(k * cw, top + t * ch, cw - 1, ch - 1);
   }));
   ctx.strokeStyle = "#ff0";
-  ctx.strokeRect(x0 + 0.5, (row - 1) * ch + 0.5, 10 * cw - 1, ch - 1);
+  ctx.strokeRect(0.5, top + (row - 1) * ch + 0.5, 10 * cw - 1, ch - 1);
   bars($("steps-bars"), s.probabilities[row - 1]);
   $("steps-label").textContent =
     `after row ${row}: ${s.label_after_row[row - 1]} · final ${s.label}, settled from row ${s.settled_at_row}`;
@@ -128,7 +137,14 @@ async function start() {
     $("live-stages").textContent = stages(r.timings_ms);
     $("camera-state").textContent = "live";
     $("camera-state").className = "pill live";
-    if (state.followLive) showFocus(r, "live");
+    if (state.followLive) {
+      showFocus(r, "live");
+      const inputs = r.detail.inputs;
+      if (!state.steps && inputs.length) {  // start the row-by-row view on the first live digit
+        state.steps = { pending: true };
+        loadSteps(inputs[state.selected]);
+      }
+    }
   };
   events.onerror = () => refreshHealth();
   setInterval(refreshHealth, 3000);
