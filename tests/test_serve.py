@@ -399,3 +399,18 @@ def test_image_and_camera_do_not_import_the_web_framework(tmp_path, model_path, 
         assert img.returncode == 0 and json.loads(img.stdout)["text"] == "9", img.stderr
     srv = run("serve", "--port", "0")
     assert srv.returncode == 2 and "[serve] extra" in srv.stderr and srv.stderr.count("\n") == 1, srv.stderr
+
+
+def test_systemd_unit_runs_serve_with_options_the_parser_accepts():
+    from edge_runtime.__main__ import build_parser
+
+    unit = (ROOT / "edge_runtime" / "deploy" / "digits-edge.service").read_text()
+    lines = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#"))
+    assert lines["Restart"] == "on-failure" and lines["User"] != "root"
+    assert lines["StandardOutput"] == "journal" and "ExecStartPre" in lines  # waits for the camera
+    env = dict(kv.split("=", 1) for kv in lines["Environment"].split())
+    argv = lines["ExecStart"].split()
+    argv = [env.get(a[2:-1], a) if a.startswith("${") else a for a in argv]
+    assert argv[1:4] == ["-m", "edge_runtime", "serve"]
+    args = build_parser().parse_args(argv[3:])
+    assert args.command == "serve" and args.source == "picamera" and args.host == "0.0.0.0"
