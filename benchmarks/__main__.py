@@ -105,6 +105,8 @@ def read_models(models_dir: Path) -> tuple[dict, list[dict]]:
             raise ValueError(
                 f"{path}: model entry {i} has no name or file ({e!r:.80}); run make export again"
             )
+        if e.get("role", "classifier") != "classifier":
+            continue  # lstm_stepwise (the serve page's per-row outputs) is no digit classifier
         entries.append(dict(e, path=str(models_dir / e["file"])))
     if not entries:
         raise ValueError(f"{path} lists no models; run make export")
