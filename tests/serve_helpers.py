@@ -51,6 +51,8 @@ class ServeProcess:
                 return
             except OSError:
                 time.sleep(0.05)
+        self.proc.kill()
+        self.proc.wait()
         raise RuntimeError("serve printed its address but /api/health did not answer")
 
     def stop(self, sig=None) -> int:

@@ -362,17 +362,20 @@ def test_sigterm_stops_cleanly_with_a_stream_open(video, model_path):
     srv = ServeProcess(
         "--source", str(video[0]), "--loop", env=dict(os.environ, DIGITS_MODEL=str(model_path))
     )
-    u = urlsplit(srv.url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
-    conn.request("GET", "/api/events")
-    r = conn.getresponse()
-    assert r.status == 200
-    t0 = time.monotonic()
-    assert srv.stop(signal.SIGTERM) == 0
-    assert time.monotonic() - t0 < 8
-    r.read()  # the stream ended (not hung)
-    conn.close()
-    assert "Traceback" not in srv.proc.stderr.read()
+    try:
+        u = urlsplit(srv.url)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+        conn.request("GET", "/api/events")
+        r = conn.getresponse()
+        assert r.status == 200
+        t0 = time.monotonic()
+        assert srv.stop(signal.SIGTERM) == 0
+        assert time.monotonic() - t0 < 8
+        r.read()  # the stream ended (not hung)
+        conn.close()
+        assert "Traceback" not in srv.proc.stderr.read()
+    finally:
+        srv.stop()
 
 
 def test_image_and_camera_do_not_import_the_web_framework(tmp_path, model_path, video):
