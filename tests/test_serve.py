@@ -378,6 +378,19 @@ def test_sigterm_stops_cleanly_with_a_stream_open(video, model_path):
         srv.stop()
 
 
+def test_a_camera_gone_for_good_stops_serve_with_one_error_line(model_path, tmp_path):
+    env = dict(os.environ, DIGITS_MODEL=str(model_path))
+    missing = str(tmp_path / "no-such-camera.avi")  # not a file: a live source that never opens
+    srv = ServeProcess("--source", missing, "--reconnect-seconds", "2", env=env)
+    try:
+        assert srv.proc.wait(timeout=20) == 1
+        err = srv.proc.stderr.read()
+        assert "error: cannot open camera source" in err and "gave up after 2 s" in err, err
+        assert "Traceback" not in err
+    finally:
+        srv.stop()
+
+
 def test_image_and_camera_do_not_import_the_web_framework(tmp_path, model_path, video):
     shim = tmp_path / "no_web"
     for name in ("starlette", "uvicorn", "multipart", "python_multipart"):

@@ -212,6 +212,7 @@ class CameraLoop:
         loop_video: bool = False,
         min_confidence: float = 0.5,
         jpeg_quality: int = 80,
+        on_failure: Callable[[str], None] | None = None,
     ):
         self.source = source
         self.state = "starting"
@@ -226,6 +227,7 @@ class CameraLoop:
         self.latest_jpeg: bytes | None = None
         self._make_reader = make_reader
         self._publish = publish
+        self._on_failure = on_failure
         self._reconnect = reconnect_seconds
         self._loop_video = loop_video
         self._min_conf = min_confidence
@@ -299,8 +301,10 @@ class CameraLoop:
                 self.state = "ended"
         except CameraError as exc:
             self.state, self.error = "failed", str(exc)
-        except Exception as exc:  # the server keeps serving uploads; /api/health says why
+        except Exception as exc:  # reported like a lost camera, never a silent dead thread
             self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
+        if self.state == "failed" and self._on_failure is not None:
+            self._on_failure(self.error)
 
     def health(self) -> dict:
         state = self.state

@@ -96,6 +96,7 @@ class Server:
         self.upload_stages = StageTimes()
         self.hub = Hub()
         self.uvicorn = None
+        self.exit_status = 0
 
         def make_reader():
             clf = DigitClassifier(self.model_path, num_threads=options.threads)
@@ -114,10 +115,19 @@ class Server:
                 reconnect_seconds=options.reconnect_seconds,
                 loop_video=options.loop,
                 min_confidence=options.min_confidence,
+                on_failure=self.camera_failed,
             )
             if options.source is not None
             else None
         )
+
+    def camera_failed(self, message: str) -> None:
+        """The camera is gone for good (after --reconnect-seconds): stop with exit status 1, as
+        ``camera`` does, so a service manager restarts it (the unit has Restart=on-failure)."""
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        self.exit_status = 1
+        if self.uvicorn is not None:
+            self.uvicorn.should_exit = True
 
     @property
     def stopping(self) -> bool:
@@ -219,7 +229,7 @@ def run(options: ServeOptions, log=print) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     userver.run()
-    return 0 if userver.started else 1
+    return server.exit_status if userver.started else 1
 
 
 # ---------------------------------------------------------------- command line
