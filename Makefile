@@ -7,13 +7,15 @@
 #   make bench       the full benchmark report (benchmarks/reports/)
 #   make bench-edge  the TensorFlow-free part of the report (runs on a Raspberry Pi)
 #   make lint        ruff's linter and formatter check (configured in pyproject.toml)
+#   make serve       digits-edge serve on http://127.0.0.1:8000/ (ARGS="--source 0" etc.)
+#   make setup-browser  Debian's chromium + chromium-driver for the browser tests (as root, once)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 PHOTOS ?= $(DIGITS_PHOTOS_DIR)
 
-.PHONY: setup setup-edge train train-all export test lint bench bench-edge eval clean
+.PHONY: setup setup-edge setup-browser train train-all export test lint bench bench-edge eval serve clean
 
 setup: $(VENV)/.installed-dev
 setup-edge: $(VENV)/.installed-edge
@@ -54,6 +56,18 @@ test: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+serve: setup
+	$(PY) -m edge_runtime serve $(ARGS)
+
+# The browser tests drive the system's Chromium through its chromedriver (apt packages; nothing
+# downloads a browser of its own). Idempotent: does nothing when both are installed.
+setup-browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "chromium and chromedriver are installed"; \
+	else \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
 
 bench: setup
 	$(PY) -m benchmarks $(ARGS)

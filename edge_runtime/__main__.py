@@ -194,11 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="give up on a lost camera after this long (default: 10)",
     )
+    from edge_runtime.serve.server import add_arguments  # imports no web framework until run
+
+    add_arguments(sub.add_parser("serve", help="serve a live page and an HTTP API (needs the [serve] extra)"))
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        from edge_runtime.serve.server import main_from_args
+
+        return main_from_args(args)
     options = RunOptions(
         args.model, args.threads, args.min_confidence, args.json, args.save, args.show, args.max_frames
     )

@@ -153,6 +153,7 @@ def commit(out_dir: Path, work: Path, files: list[str], manifest: dict) -> Path:
 def choose_default(entries: list[dict], tolerance_pp: float) -> tuple[str | None, str]:
     """(name of the default model, the rule that chose it) by accuracy, then latency, then size."""
     rule = DEFAULT_RULE.format(tol=tolerance_pp)
+    entries = [e for e in entries if e.get("role", "classifier") == "classifier"]  # not lstm_stepwise
     pool = [e for e in entries if e["arch"] == PRODUCT_ARCH] or list(entries)
     if not pool:
         return None, rule

@@ -420,6 +420,9 @@ def run_export(options: ExportOptions, log: Callable[[str], None] = lambda s: No
             f = out_dir / str(e.get("file", ""))
             if same_model and f.is_file() and sha256_file(f) == e.get("sha256"):
                 carried[name] = e
+        from export.stepwise import export_stepwise  # the serve page's per-row LSTM, when the LSTM changed
+
+        new_entries.update(export_stepwise(out_dir, work, sources, options, log))
         final = {**carried, **kept, **new_entries}
         if not new_entries and previous is not None and set(final) == set(prev_entries):
             result.seconds = time.perf_counter() - t_start

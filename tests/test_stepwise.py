@@ -1,0 +1,52 @@
+"""export/stepwise.py: the shipped per-row LSTM file agrees with the shipped LSTM, and the default
+rule never picks it (LiteRT on the committed files; no TensorFlow needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_runtime.classifier import DigitClassifier
+from export.manifest import check_manifest, choose_default
+from export.stepwise import FILE, LOGIT_TOLERANCE, NAME, REFERENCE, ROLE, stepwise_logits
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+MNIST = os.environ.get("MNIST_PATH")
+
+
+def manifest() -> dict:
+    return json.loads((MODELS / "manifest.json").read_text())
+
+
+def test_manifest_lists_stepwise_file_with_its_role_and_checker_accepts_it():
+    entry = next(e for e in manifest()["models"] if e["name"] == NAME)
+    assert entry["role"] == ROLE and entry["file"] == FILE and entry["reference"] == REFERENCE
+    assert entry["output"]["shape"] == [1, 28, 10]
+    assert entry["agreement"] == 1.0 and entry["max_logit_diff"] <= LOGIT_TOLERANCE
+    assert check_manifest(MODELS) == []
+
+
+def test_default_rule_never_picks_the_stepwise_file():
+    m = manifest()
+    assert m["default"] != NAME
+    # Even if it were the fastest and most accurate, the rule skips it.
+    fake = [dict(e, latency_us_p50=0.001, test_accuracy=1.0) if e["name"] == NAME else e for e in m["models"]]
+    assert choose_default(fake, 0.2)[0] != NAME
+
+
+@pytest.mark.skipif(not MNIST, reason="MNIST_PATH is not set (point it at mnist.npz)")
+def test_last_step_agrees_with_the_shipped_lstm_on_mnist():
+    from training.data import load_mnist
+
+    x = load_mnist(MNIST, download=False).x_test[:1000].astype(np.float32) / 255.0
+    steps = stepwise_logits(MODELS / FILE, x)  # (n, 28, 10)
+    ref = DigitClassifier(MODELS / f"{REFERENCE}.tflite").logits(x)
+    assert steps.shape == (1000, 28, 10)
+    assert np.array_equal(steps[:, -1].argmax(1), ref.argmax(1))
+    assert np.abs(steps[:, -1] - ref).max() <= LOGIT_TOLERANCE
+    # The early rows have seen too little to decide: the answer changes along the way.
+    assert np.mean(steps[:, 5].argmax(1) == ref.argmax(1)) < 0.9
