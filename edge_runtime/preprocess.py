@@ -36,6 +36,10 @@ class NormalizeOptions:
 DEFAULT = NormalizeOptions()
 
 
+class NormalizeInputError(ValueError):
+    """The crop given to ``normalize_digit`` is not a finite 2-D array of grey levels."""
+
+
 def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width (px) of a binary mask: 2 * area / boundary length (a stroke of width w
     and length L has area w*L and a boundary of about 2*L)."""
@@ -78,11 +82,20 @@ def normalize_digit(crop: np.ndarray, options: NormalizeOptions = DEFAULT) -> np
     """
     ink = np.asarray(crop)
     if ink.ndim != 2:
-        raise ValueError(f"normalize_digit expects a 2-D grey crop, got shape {ink.shape}")
-    ink = ink.astype(np.float32)
-    if crop.dtype == np.uint8 or ink.max(initial=0.0) > 1.0:
-        ink /= 255.0
+        raise NormalizeInputError(f"normalize_digit expects a 2-D grey crop, got shape {ink.shape}")
+    if ink.dtype.kind not in "uif":
+        raise NormalizeInputError(f"normalize_digit expects integer or float pixels, got {ink.dtype}")
     out = np.zeros((options.size, options.size), np.float32)
+    if ink.size == 0:
+        return out
+    uint8 = ink.dtype == np.uint8
+    with np.errstate(over="ignore"):
+        ink = ink.astype(np.float32)
+    if not np.isfinite(ink).all():
+        raise NormalizeInputError("normalize_digit: the crop holds NaN or infinite values")
+    if uint8 or ink.max(initial=0.0) > 1.0:
+        ink /= 255.0
+    np.minimum(np.maximum(ink, 0.0, out=ink), 1.0, out=ink)  # ink outside [0, 1] is 0 or full
     x0, y0, bw, bh = cv2.boundingRect((ink > options.ink_floor).astype(np.uint8))
     if bw == 0 or bh == 0:
         return out
