@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import edge_runtime.segment as segment
+import edge_runtime.segment.blobs as blob_steps
 from benchmarks.scenes import render_sheet
 from edge_runtime.segment import DEFAULT, find_digit_candidates, find_digits
 from tests.hostile_frames import HOSTILE
@@ -25,13 +26,13 @@ def grey(img):
 def merge_sizes(monkeypatch):
     """The number of blobs each call of the pairwise merge got."""
     sizes = []
-    real = segment._merge_boxes
+    real = blob_steps.merge_parts
 
-    def counting(boxes, median_h):
-        sizes.append(len(boxes))
-        return real(boxes, median_h)
+    def counting(comps, median_h):
+        sizes.append(len(comps))
+        return real(comps, median_h)
 
-    monkeypatch.setattr(segment, "_merge_boxes", counting)
+    monkeypatch.setattr(blob_steps, "merge_parts", counting)
     return sizes
 
 
