@@ -113,19 +113,22 @@ def merge_parts(comps: list[Component], median_h: float) -> list[Component]:
     alive = np.ones(n, bool)
     out = list(comps)
 
-    def pairs(i: int) -> np.ndarray:
-        a = b[i]
-        ox = np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0])
-        gap_y = np.maximum(a[1], b[:, 1]) - np.minimum(a[3], b[:, 3])
-        uh = np.maximum(a[3], b[:, 3]) - np.minimum(a[1], b[:, 1])
-        uw = np.maximum(a[2], b[:, 2]) - np.minimum(a[0], b[:, 0])
-        narrow = np.minimum(a[2] - a[0], b[:, 2] - b[:, 0])
+    def mergeable(a: np.ndarray, o: np.ndarray) -> np.ndarray:
+        """Boxes ``a`` (k, 1, 4) against boxes ``o`` (n, 4), as x0, y0, x1, y1 -> (k, n) bool."""
+        ox = np.minimum(a[..., 2], o[:, 2]) - np.maximum(a[..., 0], o[:, 0])
+        gap_y = np.maximum(a[..., 1], o[:, 1]) - np.minimum(a[..., 3], o[:, 3])
+        uh = np.maximum(a[..., 3], o[:, 3]) - np.minimum(a[..., 1], o[:, 1])
+        uw = np.maximum(a[..., 2], o[:, 2]) - np.minimum(a[..., 0], o[:, 0])
+        narrow = np.minimum(a[..., 2] - a[..., 0], o[:, 2] - o[:, 0])
         ok = (ox > MERGE_OVERLAP * narrow) & (gap_y < MERGE_GAP * median_h)
-        ok &= (uh <= MERGE_MAX_H * median_h) & (uw <= MERGE_MAX_W * median_h) & alive
+        return ok & (uh <= MERGE_MAX_H * median_h) & (uw <= MERGE_MAX_W * median_h)
+
+    def pairs(i: int) -> np.ndarray:
+        ok = mergeable(b[i][None, None], b)[0] & alive
         ok[i] = False
         return ok
 
-    ok = np.triu(np.array([pairs(i) for i in range(n)]), 1)
+    ok = np.triu(mergeable(b[:, None, :], b), 1)
     while True:
         rows = np.flatnonzero(ok.any(axis=1))
         if len(rows) == 0:

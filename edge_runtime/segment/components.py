@@ -75,7 +75,9 @@ def remove_grid(weak_u8: np.ndarray, ink: np.ndarray, strong: float) -> None:
     unless they are also strong ink (a stroke crossing the line). Only looked for when some
     row or column holds that much weak ink (cheap test first)."""
     h, w = ink.shape
-    if weak_u8.sum(axis=1).max() < w // GRID_RUN and weak_u8.sum(axis=0).max() < h // GRID_RUN:
+    per_row = cv2.reduce(weak_u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    per_col = cv2.reduce(weak_u8, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    if per_row.max() < w // GRID_RUN and per_col.max() < h // GRID_RUN:
         return
     lines = cv2.morphologyEx(weak_u8, cv2.MORPH_OPEN, np.ones((1, max(15, w // GRID_RUN)), np.uint8))
     lines |= cv2.morphologyEx(weak_u8, cv2.MORPH_OPEN, np.ones((max(15, h // GRID_RUN), 1), np.uint8))
@@ -90,22 +92,48 @@ def remove_grid(weak_u8: np.ndarray, ink: np.ndarray, strong: float) -> None:
         weak_u8[line_mask & (ink < strong + GRID_KEEP * (1 - strong))] = 0
 
 
-def ink_components(ink: np.ndarray, options: SegmentOptions = DEFAULT):
-    """Ink map -> (labels (H, W) int32, stats (n, 5), keep (n,) bool): the connected components
-    of weak ink that contain strong ink (hysteresis), with long thin grid lines removed."""
+@dataclass
+class Labelled:
+    """The ink's connected components: OpenCV's label image and stats, and per label its peak
+    ink and whether it is ink (hysteresis)."""
+
+    labels: np.ndarray
+    """(H, W) int32 label image; 0 is background."""
+    stats: np.ndarray
+    """(n, 5) int32 x, y, w, h, area per label."""
+    keep: np.ndarray
+    """(n,) bool: the label holds strong ink."""
+    peak: np.ndarray
+    """(n,) float32 highest ink value per label."""
+
+
+def label_ink(ink: np.ndarray, options: SegmentOptions = DEFAULT) -> Labelled:
+    """Ink map -> the connected components of weak ink that contain strong ink (hysteresis),
+    with long thin grid lines removed."""
     t = thresholds(ink, options)
     if t is None:
-        return np.zeros(ink.shape, np.int32), np.zeros((1, 5), np.int32), np.zeros(1, bool)
+        return Labelled(
+            np.zeros(ink.shape, np.int32),
+            np.zeros((1, 5), np.int32),
+            np.zeros(1, bool),
+            np.zeros(1, np.float32),
+        )
     weak, strong = t
-    weak_u8 = (ink > weak).astype(np.uint8)
+    weak_u8 = np.greater(ink, weak).view(np.uint8)  # (a bool array's bytes are 0 and 1: no copy)
     remove_grid(weak_u8, ink, strong)
     # Grana's block-based labelling: the same labels as the default, 3x faster here
     # (OpenCV 5's default took 0.55 ms on a 240x320 frame, a fifth of find_digits).
     n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(weak_u8, 8, cv2.CV_32S, cv2.CCL_GRANA)
-    keep = np.zeros(n, bool)
-    keep[labels[ink > strong]] = True
+    peak = peaks(ink, labels, n)
+    keep = peak > strong  # a component is ink when its strongest pixel is strong ink
     keep[0] = False
-    return labels, stats, keep
+    return Labelled(labels, stats, keep, peak)
+
+
+def ink_components(ink: np.ndarray, options: SegmentOptions = DEFAULT):
+    """Ink map -> (labels (H, W) int32, stats (n, 5), keep (n,) bool): see ``label_ink``."""
+    found = label_ink(ink, options)
+    return found.labels, found.stats, found.keep
 
 
 def ink_mask(ink: np.ndarray, options: SegmentOptions = DEFAULT) -> np.ndarray:

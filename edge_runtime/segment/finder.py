@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.segment import blobs as steps
-from edge_runtime.segment.components import Component, ink_components, peaks
+from edge_runtime.segment.components import Component, Labelled, label_ink
 from edge_runtime.segment.ink import (
     LIGHT_TO_DARK,
     Background,
@@ -111,14 +111,18 @@ def find_at(
 ) -> PassResult:
     """One pass on ``work`` (the input scaled by ``scale``) with the ink's polarity ``dark``."""
     ink, sheet = ink_and_sheet(work, options, dark, background)
-    labels, stats, keep = ink_components(ink, options)
+    found = label_ink(ink, options)
+    labels = found.labels
     h, w = ink.shape
-    if min(h, w) > options.crop_side and stats[keep, cv2.CC_STAT_AREA].sum() > options.max_ink * h * w:
+    if (
+        min(h, w) > options.crop_side
+        and found.stats[found.keep, cv2.CC_STAT_AREA].sum() > options.max_ink * h * w
+    ):
         return PassResult(BlobList(), 0.0, texture=True)
-    comps = candidates(stats, keep, sheet, (h, w), options)
+    comps = candidates(found.stats, found.keep, sheet, (h, w), options)
     if not comps:
         return PassResult(BlobList(), 0.0)
-    comps, median_h = digits_of(comps, ink, labels, stats, sheet, options)
+    comps, median_h = digits_of(comps, ink.shape, found, sheet, options)
     order = reading_order([(c.x, c.y, c.w, c.h) for c in comps])
     dropped = max(0, len(order) - options.max_digits)
     out = []
@@ -157,17 +161,20 @@ def candidates(stats, keep, sheet, size: tuple[int, int], options: SegmentOption
     return comps
 
 
-def digits_of(comps, ink, labels, stats, sheet, options: SegmentOptions) -> tuple[list[Component], float]:
+def digits_of(
+    comps: list[Component], size: tuple[int, int], found: Labelled, sheet, options: SegmentOptions
+) -> tuple[list[Component], float]:
     """Candidates -> (digit components, median digit height): faint blobs and edge junk go,
     broken strokes and slivers are merged, touching digits split."""
-    h, w = ink.shape
+    h, w = size
+    stats = found.stats
     tight_crop = all(c.touches for c in comps)
     areas = np.array([stats[c.ids[0], cv2.CC_STAT_AREA] for c in comps], float)
     median_h, big = steps.digit_scale(np.array([c.h for c in comps], float), areas)
     # One pen writes all the digits with about the same contrast: blobs far fainter than the
     # substantial ones are shadow edges, show-through, dust or grid; stricter at the frame's
     # edge, where shadows and page edges meet it.
-    peak = peaks(ink, labels, len(stats))[[c.ids[0] for c in comps]]
+    peak = found.peak[[c.ids[0] for c in comps]]
     need = np.array([options.edge_contrast if c.touches else options.relative_contrast for c in comps])
     strong = peak >= need * float(np.median(peak[big]))
     comps = [c for c, ok in zip(comps, strong) if ok]
@@ -187,4 +194,4 @@ def digits_of(comps, ink, labels, stats, sheet, options: SegmentOptions) -> tupl
         c for c in comps if c.h >= options.relative_height * median_h or c.w >= steps.WIDE_SPECK * median_h
     ]
     comps = [c for c in comps if c.h <= steps.TOO_TALL * median_h and c.w <= steps.TOO_WIDE * median_h]
-    return steps.split_wide(comps, labels, median_h), median_h
+    return steps.split_wide(comps, found.labels, median_h), median_h

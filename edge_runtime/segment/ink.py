@@ -210,7 +210,8 @@ def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, 
     """(ink, sheet mask) of a dark-ink image from its Background (see ``ink_and_sheet``)."""
     h, w = grey.shape
     bg_dark, page = background.closing, background.page
-    bg_small = cv2.blur(bg_dark, (3, 3)).astype(np.float32)
+    bg_u8 = cv2.blur(bg_dark, (3, 3))
+    bg_small = bg_u8.astype(np.float32)
     # Contrast relative to the local background, but never relative to much less than the
     # paper's level: a dark desk's texture around a sheet is then weak, not ink.
     paper = float(np.percentile(bg_dark, 90))
@@ -221,13 +222,13 @@ def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, 
     # Ink is written on paper: where the background is far darker than the paper (clothing,
     # desk, deep vignette corners) the response fades out (below 30% (20%) of the paper's level).
     # The gain (fade / background) is smooth like the background, so it is computed on the small
-    # copy and interpolated: the full-size work is one subtraction and one product.
+    # copy and interpolated; the full-size work is a saturating uint8 subtraction (ink darker
+    # than its background; lighter is 0, as the clip below would make it) and one product.
     gain = np.clip((bg_small / max(paper, 1.0) - fade) * 5.0, 0.0, 1.0)
     gain /= np.maximum(bg_small, max(RESPONSE_FLOOR, floor * paper))
-    bg = cv2.resize(bg_small, (w, h), interpolation=cv2.INTER_LINEAR)
-    out = cv2.subtract(bg, grey, dtype=cv2.CV_32F)
-    out *= cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
-    np.minimum(np.maximum(out, 0.0, out=out), 1.0, out=out)
+    darker = cv2.subtract(cv2.resize(bg_u8, (w, h), interpolation=cv2.INTER_LINEAR), grey)
+    out = cv2.multiply(darker, cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR), dtype=cv2.CV_32F)
+    np.minimum(out, 1.0, out=out)
     if page is None:
         return out, None
     page = cv2.resize(page, (w, h), interpolation=cv2.INTER_NEAREST)
