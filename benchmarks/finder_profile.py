@@ -45,8 +45,8 @@ FRAME = (480, 640)  # (height, width) px
 class ProfileOptions:
     frames: int = 20
     """Frames in each synthetic set (rendered, plain)."""
-    reps: int = 5
-    """Timed reads of every frame (after one warm-up read of the set's first frame)."""
+    reps: int = 3
+    """Timed reads of every frame per round (after one warm-up read of the set's first frame)."""
     seed: int = 0
     """Seed for choosing MNIST digits and rendering frames."""
     photos_dir: Path | None = None
@@ -55,6 +55,8 @@ class ProfileOptions:
     """TFLite model both codes read with; None: the shipped default (models/manifest.json)."""
     baseline: str | None = None
     """Git ref of the previous code to profile beside this one; None profiles this code only."""
+    rounds: int = 2
+    """Alternating rounds of this code and the baseline (each frame read ``reps`` times a round)."""
 
 
 # ---- frames -------------------------------------------------------------------------------
@@ -174,19 +176,19 @@ def profile_folder(folder: Path, model: Path, reps: int) -> dict:
             continue
         images = [cv2.imread(str(folder / it["file"]), cv2.IMREAD_COLOR) for it in items]
         reader.read(images[0])  # warm-up: first-call allocations
-        per_frame: dict[str, list[float]] = {s: [] for s in STAGES}
+        reads: dict[str, list[list[float]]] = {s: [] for s in STAGES}  # per frame, per read
         correct = total = exact = 0
         for img, it in zip(images, items):
             runs = [reader.read(img) for _ in range(reps)]
             for s in STAGES:
-                per_frame[s].append(float(np.median([r.timings_ms[s] for r in runs])))
+                reads[s].append([float(r.timings_ms[s]) for r in runs])
             label, text = it["label"], runs[0].text
             correct += max(0, len(label) - _edit_distance(text, label))
             total += len(label)
             exact += text == label
         out["sets"][name] = {
             "frames": len(items),
-            "stage_ms": {s: _percentiles(v) for s, v in per_frame.items()},
+            "reads_ms": reads,
             "digits_correct": correct,
             "digits_total": total,
             "images_exact": exact,
@@ -197,9 +199,11 @@ def profile_folder(folder: Path, model: Path, reps: int) -> dict:
 # ---- the driver: this code, and the baseline in a worktree --------------------------------
 
 
-def _run_worker(code_root: Path, folder: Path, model: Path, reps: int) -> dict:
+def _run_worker(code_root: Path, folder: Path, model: Path, reps: int, stream: Path | None = None) -> dict:
     env = dict(os.environ, PYTHONPATH=str(code_root), OMP_NUM_THREADS="1")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(folder), str(model), str(reps)]
+    if stream is not None:
+        cmd += ["--stream", str(stream)]
     done = subprocess.run(cmd, env=env, cwd=code_root, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"profile worker in {code_root} failed: {done.stderr.strip()[-2000:]}")
@@ -213,25 +217,113 @@ def _default_model() -> Path:
 
 
 def run_profile(options: ProfileOptions) -> dict:
-    """-> {"options", "new": profile, "old": profile or absent, "baseline": {"ref", "commit"}}."""
+    """-> {"options", "model", "new": profile, "old": profile (with a baseline), "baseline":
+    {"ref", "commit"}, "stream": camera-mode figures}. With a baseline, the two codes run in
+    alternating rounds (new, old, new, old, ...) so that a busy machine's drift hits both alike;
+    each frame's figure is the median of all its reads over the rounds."""
     root = Path(__file__).resolve().parent.parent
     model = Path(options.model).resolve() if options.model else _default_model()
     result: dict = {"options": {k: str(v) for k, v in asdict(options).items()}, "model": str(model)}
     with tempfile.TemporaryDirectory(prefix="finder_profile_") as tmp:
         folder = Path(tmp) / "frames"
         folder.mkdir()
-        write_sets(folder, options)
-        result["new"] = _run_worker(root, folder, model, options.reps)
+        sets = write_sets(folder, options)
+        codes = {"new": root}
         if options.baseline:
-            old = Path(tmp) / "baseline"
             commit = _git(root, "rev-parse", options.baseline)
-            _git(root, "worktree", "add", "--detach", str(old), commit)
-            try:
-                result["old"] = _run_worker(old, folder, model, options.reps)
-            finally:
-                _git(root, "worktree", "remove", "--force", str(old))
+            codes["old"] = Path(tmp) / "baseline"
+            _git(root, "worktree", "add", "--detach", str(codes["old"]), commit)
             result["baseline"] = {"ref": options.baseline, "commit": commit}
+        try:
+            rounds: dict[str, list[dict]] = {k: [] for k in codes}
+            for _ in range(options.rounds):
+                for key, code in codes.items():
+                    rounds[key].append(_run_worker(code, folder, model, options.reps))
+            for key, runs in rounds.items():
+                result[key] = summarise(runs)
+        finally:
+            if "old" in codes:
+                _git(root, "worktree", "remove", "--force", str(codes["old"]))
+        video = write_video(folder / "stream.avi", folder, sets)
+        result["stream"] = _run_worker(root, folder, model, options.reps, stream=video)
     return result
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Worker results of several rounds -> per set: p50 / p95 / max over frames of each frame's
+    median read, per stage, and the first round's accuracy."""
+    out = {"code": runs[0]["code"], "sets": {}}
+    for name, first in runs[0]["sets"].items():
+        stage_ms = {}
+        for s in STAGES:
+            per_frame = [
+                float(np.median([v for run in runs for v in run["sets"][name]["reads_ms"][s][i]]))
+                for i in range(first["frames"])
+            ]
+            stage_ms[s] = _percentiles(per_frame)
+        keep = {k: v for k, v in first.items() if k != "reads_ms"}
+        out["sets"][name] = {**keep, "stage_ms": stage_ms}
+    return out
+
+
+def write_video(path: Path, folder: Path, sets: dict[str, list[dict]], frames: int = 30) -> Path:
+    """A real video file (MJPG in AVI, written by OpenCV) standing in for a camera: each of the
+    first rendered frame and the first two photos held for ``frames`` frames, shaking by a few
+    pixels and with fresh sensor noise on each frame."""
+    import cv2
+
+    sources = [sets["rendered"][0]] + sets["photos"][:2]
+    size = (FRAME[1], FRAME[0])
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, size)
+    rng = np.random.default_rng(0)
+    for item in sources:
+        still = cv2.imread(str(folder / item["file"]), cv2.IMREAD_COLOR)
+        canvas = np.full((FRAME[0], FRAME[1], 3), 128, np.uint8)
+        canvas[: still.shape[0], : still.shape[1]] = still[: FRAME[0], : FRAME[1]]
+        for _ in range(frames):
+            dx, dy = rng.uniform(-3, 3, 2)
+            shifted = cv2.warpAffine(
+                canvas, np.float32([[1, 0, dx], [0, 1, dy]]), size, borderMode=cv2.BORDER_REFLECT
+            )
+            noisy = np.clip(shifted + rng.normal(0, 2.0, shifted.shape), 0, 255).astype(np.uint8)
+            writer.write(noisy)
+    writer.release()
+    return path
+
+
+def profile_stream(video: Path, model: Path, reps: int, refresh: int = 15) -> dict:
+    """CPU ms per frame of a video read frame by frame from scratch and in stream mode
+    (``DigitReader(stream_refresh=refresh)``), and how many frames read differently."""
+    import cv2
+
+    import edge_runtime.pipeline as pipeline
+    from edge_runtime.classifier import DigitClassifier
+
+    cv2.setNumThreads(1)
+    pipeline.time = types.SimpleNamespace(perf_counter=time.thread_time)
+    classifier = DigitClassifier(model, num_threads=1)
+    cap = cv2.VideoCapture(str(video))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    out: dict = {"frames": len(frames), "refresh": refresh, "modes": {}}
+    texts = {}
+    for mode, n in (("every frame", 0), (f"stream, refresh {refresh}", refresh)):
+        totals = []
+        for _ in range(reps):
+            reader = pipeline.DigitReader(classifier, min_confidence=0.0, stream_refresh=n)
+            reads = [reader.read(f) for f in frames]
+            totals.append([r.timings_ms["total"] for r in reads])
+        per_frame = list(np.median(np.array(totals), axis=0))
+        out["modes"][mode] = _percentiles(per_frame)
+        texts[mode] = [r.text for r in reads]
+    a, b = texts.values()
+    out["frames_read_differently"] = sum(x != y for x, y in zip(a, b))
+    return out
 
 
 def _git(root: Path, *args: str) -> str:
@@ -286,6 +378,19 @@ def render_finder_profile(data: dict) -> str:
     for name, entry in data["new"]["sets"].items():
         prev = old["sets"].get(name) if old else None
         lines.append(f"| {name} | " + (f"{acc(prev)} | " if old else "") + f"{acc(entry)} |")
+    stream = data.get("stream")
+    if stream:
+        lines += [
+            "",
+            f"Camera mode on a {stream['frames']}-frame video (OpenCV MJPG file; three scenes held "
+            "and shaking): total CPU ms per frame, p50 / p95 / max; "
+            f"{stream['frames_read_differently']} frames read differently.",
+            "",
+            "| mode | total p50 / p95 / max |",
+            "| --- | --- |",
+        ]
+        for mode, s in stream["modes"].items():
+            lines.append(f"| {mode} | {s['p50']:.2f} / {s['p95']:.2f} / {s['max']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -293,14 +398,18 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
         folder, model, reps = argv[1:4]
-        print(json.dumps(profile_folder(Path(folder), Path(model), int(reps))))
+        if argv[4:5] == ["--stream"]:
+            print(json.dumps(profile_stream(Path(argv[5]), Path(model), int(reps))))
+        else:
+            print(json.dumps(profile_folder(Path(folder), Path(model), int(reps))))
         return 0
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.finder_profile", description=__doc__.splitlines()[0]
     )
     p.add_argument("--baseline", help="git ref of the previous code to profile beside this one")
     p.add_argument("--frames", type=int, default=20, help="frames per synthetic set (default: 20)")
-    p.add_argument("--reps", type=int, default=5, help="timed reads per frame (default: 5)")
+    p.add_argument("--reps", type=int, default=3, help="timed reads per frame and round (default: 3)")
+    p.add_argument("--rounds", type=int, default=2, help="alternating rounds, new then old (default: 2)")
     p.add_argument("--model", type=Path, help="TFLite model (default: the shipped default)")
     p.add_argument("--out", type=Path, help="write the JSON here (default: print the markdown only)")
     a = p.parse_args(argv)
@@ -308,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     options = ProfileOptions(
         frames=a.frames,
         reps=a.reps,
+        rounds=a.rounds,
         photos_dir=Path(photos) if photos else None,
         model=a.model,
         baseline=a.baseline,

@@ -101,6 +101,7 @@ class DigitReader:
         segment: SegmentOptions = SEGMENT_DEFAULT,
         normalize: NormalizeOptions = NORMALIZE_DEFAULT,
         opencv_threads: int | None = 1,
+        stream_refresh: int = 0,
     ):
         self.classifier = classifier
         # OpenCV's worker threads cost more than they save on these small images (measured: a
@@ -108,6 +109,14 @@ class DigitReader:
         # OpenCV's thread count is process-wide: it is set only for the duration of ``read`` and
         # restored after, so the rest of the process keeps its own (None: leave it alone).
         self.opencv_threads = opencv_threads
+        # Camera and serve modes (stream_refresh = N > 0): consecutive frames show the same
+        # sheet, so the ink polarity that won on one frame (including the classifier's choice
+        # when the cheap votes could not tell) is reused for the next N - 1 frames without the
+        # votes or a second search; then it is decided again, and at once when the reused
+        # polarity finds nothing. 0: every frame from scratch (photos, batches).
+        self.stream_refresh = int(stream_refresh)
+        self._stream_dark: bool | None = None
+        self._stream_left = 0
         self.min_confidence = float(min_confidence)
         self.segment = segment
         self.normalize = normalize
@@ -127,7 +136,8 @@ class DigitReader:
 
     def _read(self, image: np.ndarray) -> Reading:
         t0 = time.perf_counter()
-        candidates = find_digit_candidates(to_grey(image), self.segment)
+        known = self._stream_dark if self._stream_left > 0 else None
+        candidates = find_digit_candidates(to_grey(image), self.segment, dark=known)
         t1 = time.perf_counter()
         tn = tc = 0.0  # normalize / classify ms
         best = None
@@ -147,6 +157,8 @@ class DigitReader:
             if best is None or _clearly_better(score, best[0]):
                 best = (score, blobs, x, probs)
         _, blobs, x, probs = best
+        if self.stream_refresh > 0:
+            self._remember_polarity(known, blobs)
         labels = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
         digits = [Digit(int(k), float(p[k]), b.box) for k, p, b in zip(labels, probs, blobs)]
         text = "".join(str(d.label) if d.confidence >= self.min_confidence else UNSURE for d in digits)
@@ -155,6 +167,16 @@ class DigitReader:
         return Reading(
             digits=digits, text=text, timings_ms=ms, inputs=x, dropped=getattr(blobs, "dropped", 0)
         )
+
+    def _remember_polarity(self, known: bool | None, blobs) -> None:
+        """Stream mode: keep the winning polarity for the next frames (see ``__init__``)."""
+        if known is None:
+            self._stream_dark = getattr(blobs, "dark", None)
+            self._stream_left = self.stream_refresh - 1 if self._stream_dark is not None else 0
+        elif not blobs:
+            self._stream_left = 0
+        else:
+            self._stream_left -= 1
 
     def _classify(self, blobs: list[Blob]) -> tuple[np.ndarray, np.ndarray, float, float]:
         """blobs -> ((n, 28, 28) inputs, (n, 10) probabilities, normalize ms, classify ms)."""

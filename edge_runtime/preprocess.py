@@ -43,7 +43,8 @@ class NormalizeInputError(ValueError):
 def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width (px) of a binary mask: 2 * area / boundary length (a stroke of width w
     and length L has area w*L and a boundary of about 2*L)."""
-    m = (np.asarray(mask) > 0).astype(np.uint8)
+    m = np.asarray(mask)
+    m = m.view(np.uint8) if m.dtype == np.bool_ else (m > 0).view(np.uint8)  # 0/1 bytes, no copy
     area = cv2.countNonZero(m)
     if area == 0:
         return 0.0
@@ -55,7 +56,8 @@ def stroke_width(mask: np.ndarray) -> float:
 def _adjust_stroke(ink: np.ndarray, scale: float, options: NormalizeOptions) -> np.ndarray:
     """Thicken or thin the strokes of ``ink`` (float, white on black) so that, once the crop is
     scaled by ``scale``, they are about as wide as MNIST's."""
-    width = stroke_width(ink > 0.35)
+    strong = ink > 0.35
+    width = stroke_width(strong)
     lo, hi = options.stroke_range
     target = options.stroke_target
     w28 = width * scale
@@ -70,7 +72,28 @@ def _adjust_stroke(ink: np.ndarray, scale: float, options: NormalizeOptions) -> 
         return cv2.dilate(ink, kernel)
     thinned = cv2.erode(ink, kernel)
     # Never erode a digit away: keep the original when thinning loses most of the ink.
-    return thinned if (thinned > 0.35).sum() > 0.25 * (ink > 0.35).sum() else ink
+    return (
+        thinned
+        if cv2.countNonZero((thinned > 0.35).view(np.uint8)) > 0.25 * cv2.countNonZero(strong.view(np.uint8))
+        else ink
+    )
+
+
+def _unit_grey(ink: np.ndarray) -> np.ndarray:
+    """A 2-D crop as float32 grey levels in [0, 1]: uint8 and anything above 1 are 0..255.
+    A float32 crop already in [0, 1] (the finder's) is used as is, without a copy."""
+    if ink.dtype == np.uint8:
+        return ink.astype(np.float32) / 255.0
+    with np.errstate(over="ignore"):
+        ink = ink if ink.dtype == np.float32 else ink.astype(np.float32)
+    lo, hi = float(ink.min()), float(ink.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise NormalizeInputError("normalize_digit: the crop holds NaN or infinite values")
+    if hi > 1.0:
+        ink, lo, hi = ink / 255.0, lo / 255.0, hi / 255.0
+    if lo < 0.0 or hi > 1.0:
+        ink = np.minimum(np.maximum(ink, 0.0), 1.0)  # ink outside [0, 1] is 0 or full
+    return ink
 
 
 def normalize_digit(crop: np.ndarray, options: NormalizeOptions = DEFAULT) -> np.ndarray:
@@ -88,15 +111,8 @@ def normalize_digit(crop: np.ndarray, options: NormalizeOptions = DEFAULT) -> np
     out = np.zeros((options.size, options.size), np.float32)
     if ink.size == 0:
         return out
-    uint8 = ink.dtype == np.uint8
-    with np.errstate(over="ignore"):
-        ink = ink.astype(np.float32)
-    if not np.isfinite(ink).all():
-        raise NormalizeInputError("normalize_digit: the crop holds NaN or infinite values")
-    if uint8 or ink.max(initial=0.0) > 1.0:
-        ink /= 255.0
-    np.minimum(np.maximum(ink, 0.0, out=ink), 1.0, out=ink)  # ink outside [0, 1] is 0 or full
-    x0, y0, bw, bh = cv2.boundingRect((ink > options.ink_floor).astype(np.uint8))
+    ink = _unit_grey(ink)
+    x0, y0, bw, bh = cv2.boundingRect((ink > options.ink_floor).view(np.uint8))
     if bw == 0 or bh == 0:
         return out
     ink = ink[y0 : y0 + bh, x0 : x0 + bw]

@@ -98,3 +98,67 @@ def test_clearly_better_candidate():
     assert not _clearly_better(one_sure_blob, strong)
     assert _clearly_better(strong, (0.0, 0.0, 0))
     assert not _clearly_better((0.0, 0.0, 0), strong)
+
+
+def test_stream_mode_reuses_polarity_and_reads_the_same(classifier, clean_digits, tmp_path, monkeypatch):
+    # A real video file written by OpenCV stands in for a camera: one sheet, shaking a little.
+    import edge_runtime.segment.finder as finder
+    from edge_runtime.pipeline import DigitReader
+
+    x, y = clean_digits
+    sheet, text = render_sheet(x[:8], y[:8], np.random.default_rng(3), rows=2)
+    path = tmp_path / "sheet.avi"
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (sheet.shape[1], sheet.shape[0])
+    )
+    for k in range(12):
+        writer.write(np.roll(sheet, k % 3, axis=1))
+    writer.release()
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while (got := cap.read())[0]:
+        frames.append(got[1])
+    assert len(frames) == 12
+    votes = []
+    real = finder.polarity_and_background
+    monkeypatch.setattr(finder, "polarity_and_background", lambda *a: votes.append(1) or real(*a))
+    plain = [DigitReader(classifier, min_confidence=0.0).read(f).text for f in frames]
+    assert len(votes) == 12
+    votes.clear()
+    stream = DigitReader(classifier, min_confidence=0.0, stream_refresh=5)
+    assert [stream.read(f).text for f in frames] == plain
+    assert len(votes) == 3  # frames 0, 5 and 10 decide the polarity; the others reuse it
+    assert sum(edit_distance(t, text) for t in plain) <= 2
+
+
+def test_reader_leaves_opencv_threads_as_it_found_them(classifier):
+    from edge_runtime.pipeline import DigitReader
+
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(3)
+        reader = DigitReader(classifier)
+        assert cv2.getNumThreads() == 3
+        reader.read(np.full((120, 160), 200, np.uint8))
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)
+
+
+@pytest.mark.parametrize("shape", [(50, 60, 2), (50, 60, 5), (3, 50, 60, 3)])
+def test_reader_refuses_what_is_not_an_image(reader, shape):
+    from edge_runtime.segment import FinderInputError
+
+    with pytest.raises(FinderInputError, match="shape"):
+        reader.read(np.zeros(shape, np.uint8))
+    with pytest.raises(FinderInputError, match="uint8"):
+        reader.read(np.zeros((50, 60), np.float32))
+
+
+def test_bgra_and_single_channel_images_read_like_grey(reader, clean_digits):
+    x, y = clean_digits
+    img, _ = render_sheet(x[:4], y[:4], np.random.default_rng(4))
+    expected = reader.read(img).text
+    assert reader.read(cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)).text == expected
+    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    assert reader.read(grey[..., None]).text == reader.read(grey).text

@@ -54,17 +54,19 @@ def find_digits(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> BlobList
 
 
 def find_digit_candidates(
-    grey: np.ndarray, options: SegmentOptions = DEFAULT, both: bool = True
+    grey: np.ndarray, options: SegmentOptions = DEFAULT, both: bool = True, dark: bool | None = None
 ) -> list[BlobList]:
     """Like ``find_digits``, but when the polarity is ambiguous (a sheet on a dark desk with
     dense writing, thick marker, a vignetted frame) and ``both`` is set, two candidate lists:
-    the likelier polarity's blobs first, then the other's."""
+    the likelier polarity's blobs first, then the other's. Each list's ``dark`` says which.
+    ``dark``: the polarity when already known (a camera on the same sheet): no votes, one list."""
     if not isinstance(grey, np.ndarray) or grey.ndim != 2 or grey.dtype != np.uint8:
         kind = getattr(grey, "dtype", type(grey).__name__)
         raise FinderInputError(
             f"find_digits expects a uint8 grey (H, W) image, got {kind} {getattr(grey, 'shape', '')}"
         )
     H, W = grey.shape
+    known = dark
     if min(H, W) == 0:
         return [BlobList()]
     fine = min(1.0, options.max_side / max(H, W))
@@ -75,7 +77,9 @@ def find_digit_candidates(
         return [BlobList()]
     coarse = min(fine, options.work_side / min(H, W))
     work = rescale(grey, coarse)
-    if min(work.shape) >= TINY_SIDE:
+    if known is not None:
+        dark, background = known, None
+    elif min(work.shape) >= TINY_SIDE:
         dark, background = polarity_and_background(work, options)
     else:
         dark, background = polarity(work, options), None
@@ -94,6 +98,7 @@ def find_digit_candidates(
             # with the coarse pass's background (its sheet mask's margins are in small-copy
             # pixels), each changed a reading of the dev photos (hyp_2.bmp), so neither is done.
             found = find_at(rescale(grey, fine), fine, options, is_dark)
+        found.blobs.dark = is_dark
         out.append(found.blobs)
     return out
 

@@ -78,9 +78,11 @@ class BlobList(list):
     """A list of Blobs in reading order that also says how many more were found but left out
     (beyond ``SegmentOptions.max_digits``): nothing is dropped silently."""
 
-    def __init__(self, blobs=(), dropped: int = 0):
+    def __init__(self, blobs=(), dropped: int = 0, dark: bool | None = None):
         super().__init__(blobs)
         self.dropped = int(dropped)
+        self.dark = dark
+        """The ink polarity these blobs were found with (True: dark ink; None: not searched)."""
 
 
 def odd(n: float) -> int:
