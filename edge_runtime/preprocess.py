@@ -6,7 +6,7 @@ sits at the centre. Digits are white on black, grey levels in [0, 1], strokes ab
 2-3 px wide. The runtime, the export checks and the benchmarks all call
 ``normalize_digit``; nothing else may reimplement it.
 
-    python -m edge_runtime.preprocess photo_of_one_digit.png   # writes /tmp/normalized.png
+    python -m edge_runtime.preprocess photo_of_one_digit.png normalized.png
 """
 
 from __future__ import annotations
@@ -139,8 +139,8 @@ def normalize_digit(crop: np.ndarray, options: NormalizeOptions = DEFAULT) -> np
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) not in (1, 2):
-        print("usage: python -m edge_runtime.preprocess IMAGE [OUT.png]", file=sys.stderr)
+    if len(argv) != 2:
+        print("usage: python -m edge_runtime.preprocess IMAGE OUT.png", file=sys.stderr)
         return 2
     from edge_runtime.imageio import ImageError, load_image, to_grey
 
@@ -150,8 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     ink = 255 - grey if grey.mean() > 127 else grey  # white digit on black
-    out = argv[1] if len(argv) == 2 else "/tmp/normalized.png"
-    cv2.imwrite(out, (normalize_digit(ink) * 255).astype(np.uint8))
+    out = argv[1]
+    try:
+        ok = cv2.imwrite(out, (normalize_digit(ink) * 255).astype(np.uint8))
+    except cv2.error:
+        ok = False
+    if not ok:
+        print(f"error: could not write {out} (unknown image format or unwritable folder)", file=sys.stderr)
+        return 1
     print(out)
     return 0
 
