@@ -147,30 +147,32 @@ def merge_parts(comps: list[Component], median_h: float) -> list[Component]:
 
 def attach_slivers(comps: list[Component], areas: list[int], median_h: float) -> list[Component]:
     """Attach small broken-off pieces of a digit (a detached stroke end beside a 1 or a 2) to
-    the full-height blob right beside them (``areas``: each blob's ink area)."""
+    the full-height blob right beside them (``areas``: each blob's ink area). Each sliver, in
+    order, goes to the nearest such blob (the last of equally near ones); one vectorised row
+    per sliver, as slivers never receive others (they are short, receivers full-height)."""
     if len(comps) < 2:
         return comps
     typical = float(np.median(areas))
     out = list(comps)
-    alive = [True] * len(out)
-    for i, c in enumerate(out):
+    b = np.array([(c.x, c.y, c.right, c.bottom) for c in comps], np.int64)
+    alive = np.ones(len(out), bool)
+    tall = (b[:, 3] - b[:, 1]) >= SLIVER_H * median_h
+    for i, c in enumerate(comps):
         if c.h >= SLIVER_H * median_h or areas[i] >= SLIVER_AREA * typical:
             continue
-        best, best_gap = -1, SLIVER_GAP * median_h
-        for j, d in enumerate(out):
-            if j == i or not alive[j] or d.h < SLIVER_H * median_h:
-                continue
-            inside = min(c.bottom, d.bottom) - max(c.y, d.y)
-            gap = max(c.x, d.x) - min(c.right, d.right)
-            union_w = max(c.right, d.right) - min(c.x, d.x)
-            if inside >= SLIVER_INSIDE * c.h and gap <= best_gap and union_w <= SLIVER_UNION * median_h:
-                best, best_gap = j, gap
-        if best >= 0:
-            merged = _union(out[best], c)
-            out[best] = Component(
-                merged.x, merged.y, merged.w, merged.h, out[best].ids + c.ids, merged.touches
-            )
-            alive[i] = False
+        inside = np.minimum(c.bottom, b[:, 3]) - np.maximum(c.y, b[:, 1])
+        gap = np.maximum(c.x, b[:, 0]) - np.minimum(c.right, b[:, 2])
+        union_w = np.maximum(c.right, b[:, 2]) - np.minimum(c.x, b[:, 0])
+        ok = alive & tall & (inside >= SLIVER_INSIDE * c.h) & (union_w <= SLIVER_UNION * median_h)
+        ok &= gap <= SLIVER_GAP * median_h
+        ok[i] = False
+        if not ok.any():
+            continue
+        gaps = np.where(ok, gap, np.iinfo(np.int64).max)
+        best = len(gaps) - 1 - int(np.argmin(gaps[::-1]))  # the nearest; the last of equals
+        out[best] = _union(out[best], c)
+        b[best] = (out[best].x, out[best].y, out[best].right, out[best].bottom)
+        alive[i] = False
     return [c for c, a in zip(out, alive) if a]
 
 

@@ -44,23 +44,22 @@ def reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
     rows: dict[int, list[int]] = {}
     for i in range(n):
         rows.setdefault(find(i), []).append(i)
-    ordered = sorted(rows.values(), key=lambda r: np.mean([b[i][1] + b[i][3] / 2 for i in r]))
+    cy = y + h / 2
+    ordered = sorted(rows.values(), key=lambda r: float(cy[r].mean()))
     # Two chains that overlap vertically a lot and do not overlap horizontally are one row
-    # with a big gap: join them.
+    # with a big gap: join them. Each row keeps its extent (y0, y1, x0, x1) as it grows.
     out: list[list[int]] = []
+    extents: list[list[float]] = []
     for r in ordered:
+        ext = [float(y[r].min()), float((y + h)[r].max()), float(x[r].min()), float((x + w)[r].max())]
         if out:
-            prev = out[-1]
-            py0, py1 = min(b[i][1] for i in prev), max(b[i][1] + b[i][3] for i in prev)
-            ry0, ry1 = min(b[i][1] for i in r), max(b[i][1] + b[i][3] for i in r)
+            py0, py1, px0, px1 = extents[-1]
+            ry0, ry1, rx0, rx1 = ext
             ov = min(py1, ry1) - max(py0, ry0)
-            if ov > ROW_JOIN * min(py1 - py0, ry1 - ry0):
-                px = [(b[i][0], b[i][0] + b[i][2]) for i in prev]
-                rx = [(b[i][0], b[i][0] + b[i][2]) for i in r]
-                if max(e for _, e in px) <= min(s for s, _ in rx) or max(e for _, e in rx) <= min(
-                    s for s, _ in px
-                ):
-                    prev.extend(r)
-                    continue
+            if ov > ROW_JOIN * min(py1 - py0, ry1 - ry0) and (px1 <= rx0 or rx1 <= px0):
+                out[-1].extend(r)
+                extents[-1] = [min(py0, ry0), max(py1, ry1), min(px0, rx0), max(px1, rx1)]
+                continue
         out.append(list(r))
-    return [i for r in out for i in sorted(r, key=lambda i: b[i][0] + b[i][2] / 2)]
+        extents.append(ext)
+    return [i for r in out for i in sorted(r, key=lambda i: cx[i])]
