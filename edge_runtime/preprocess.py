@@ -80,20 +80,17 @@ def _adjust_stroke(ink: np.ndarray, scale: float, options: NormalizeOptions) -> 
 
 
 def _unit_grey(ink: np.ndarray) -> np.ndarray:
-    """A 2-D crop as float32 grey levels in [0, 1]: uint8 and anything above 1 are 0..255.
-    A float32 crop already in [0, 1] (the finder's) is used as is, without a copy."""
+    """A 2-D crop as float32 grey levels, 0..1 for ink: uint8 and anything above 1 count as
+    0..255. A float32 crop (the finder's) is used as is, without a copy. Values outside [0, 1]
+    need no clipping here: the threshold ignores them and the resized digit is clipped."""
     if ink.dtype == np.uint8:
         return ink.astype(np.float32) / 255.0
-    with np.errstate(over="ignore"):
-        ink = ink if ink.dtype == np.float32 else ink.astype(np.float32)
-    lo, hi = float(ink.min()), float(ink.max())
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise NormalizeInputError("normalize_digit: the crop holds NaN or infinite values")
-    if hi > 1.0:
-        ink, lo, hi = ink / 255.0, lo / 255.0, hi / 255.0
-    if lo < 0.0 or hi > 1.0:
-        ink = np.minimum(np.maximum(ink, 0.0), 1.0)  # ink outside [0, 1] is 0 or full
-    return ink
+    if ink.dtype != np.float32:
+        with np.errstate(over="ignore"):  # (float64 beyond float32's range: inf, refused below)
+            ink = ink.astype(np.float32)
+    if not cv2.checkRange(ink)[0]:  # NaN or +-inf anywhere (one C pass)
+        raise NormalizeInputError("normalize_digit: the crop holds NaN or infinite values (as float32)")
+    return ink / 255.0 if ink.max() > 1.0 else ink
 
 
 def normalize_digit(crop: np.ndarray, options: NormalizeOptions = DEFAULT) -> np.ndarray:
