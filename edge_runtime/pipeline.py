@@ -20,7 +20,7 @@ import numpy as np
 from edge_runtime.preprocess import DEFAULT as NORMALIZE_DEFAULT
 from edge_runtime.preprocess import NormalizeOptions, normalize_digit
 from edge_runtime.segment import DEFAULT as SEGMENT_DEFAULT
-from edge_runtime.segment import Blob, SegmentOptions, find_digit_candidates
+from edge_runtime.segment import Blob, FinderInputError, SegmentOptions, find_digit_candidates
 
 UNSURE = "?"
 """Shown instead of a digit whose confidence is below min_confidence."""
@@ -37,6 +37,23 @@ def _clearly_better(new: tuple[float, float, int], old: tuple[float, float, int]
     if new[0] < old[0] - 0.02:
         return False
     return new[1] >= 1.6 * old[1] or (new[1] >= old[1] and (new[2] >= 4 * old[2] or new[0] >= old[0] + 0.2))
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """uint8 grey (H, W), (H, W, 1), BGR (H, W, 3) or BGRA (H, W, 4) -> uint8 grey (H, W)."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        kind = getattr(image, "dtype", type(image).__name__)
+        raise FinderInputError(f"expected a uint8 image, got {kind}; decode it with edge_runtime.imageio")
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3 and image.shape[2] in (1, 3, 4) and image.size > 0:
+        if image.shape[2] == 1:
+            return image[:, :, 0]
+        code = cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+        return cv2.cvtColor(image, code)
+    if image.ndim == 3 and image.shape[2] in (1, 3, 4):
+        return np.zeros(image.shape[:2], np.uint8)  # empty: nothing to read
+    raise FinderInputError(f"expected a grey (H, W) or colour (H, W, 3|4) image, got shape {image.shape}")
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,8 @@ class Reading:
     """Milliseconds spent in "find", "normalize", "classify" (and "total")."""
     inputs: np.ndarray | None = field(default=None, repr=False)
     """(n, 28, 28) normalized inputs that were classified (for debugging and tests)."""
+    dropped: int = 0
+    """Digits found beyond ``SegmentOptions.max_digits`` and not read (0: none)."""
 
     def as_dict(self) -> dict:
         return {
@@ -68,6 +87,7 @@ class Reading:
                 for d in self.digits
             ],
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            **({"dropped": self.dropped} if self.dropped else {}),
         }
 
 
@@ -80,20 +100,44 @@ class DigitReader:
         min_confidence: float = 0.5,
         segment: SegmentOptions = SEGMENT_DEFAULT,
         normalize: NormalizeOptions = NORMALIZE_DEFAULT,
+        opencv_threads: int | None = 1,
+        stream_refresh: int = 0,
     ):
         self.classifier = classifier
         # OpenCV's worker threads cost more than they save on these small images (measured: a
         # 320x240 labelling took longer with 2 threads than with 1), and the edge budget is one core.
-        cv2.setNumThreads(1)
+        # OpenCV's thread count is process-wide: it is set only for the duration of ``read`` and
+        # restored after, so the rest of the process keeps its own (None: leave it alone).
+        self.opencv_threads = opencv_threads
+        # Camera and serve modes (stream_refresh = N > 0): consecutive frames show the same
+        # sheet, so the ink polarity that won on one frame (including the classifier's choice
+        # when the cheap votes could not tell) is reused for the next N - 1 frames without the
+        # votes or a second search; then it is decided again, and at once when the reused
+        # polarity finds nothing. 0: every frame from scratch (photos, batches).
+        self.stream_refresh = int(stream_refresh)
+        self._stream_dark: bool | None = None
+        self._stream_left = 0
         self.min_confidence = float(min_confidence)
         self.segment = segment
         self.normalize = normalize
 
     def read(self, image: np.ndarray) -> Reading:
-        """uint8 BGR (H, W, 3) or grey (H, W) image -> Reading."""
+        """uint8 BGR (H, W, 3), BGRA (H, W, 4) or grey (H, W) / (H, W, 1) image -> Reading;
+        anything else raises FinderInputError."""
+        threads = self.opencv_threads
+        before = cv2.getNumThreads() if threads is not None else None
+        if before is not None and before != threads:
+            cv2.setNumThreads(threads)
+        try:
+            return self._read(image)
+        finally:
+            if before is not None and before != threads:
+                cv2.setNumThreads(before)
+
+    def _read(self, image: np.ndarray) -> Reading:
         t0 = time.perf_counter()
-        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        candidates = find_digit_candidates(grey, self.segment)
+        known = self._stream_dark if self._stream_left > 0 else None
+        candidates = find_digit_candidates(to_grey(image), self.segment, dark=known)
         t1 = time.perf_counter()
         tn = tc = 0.0  # normalize / classify ms
         best = None
@@ -113,12 +157,26 @@ class DigitReader:
             if best is None or _clearly_better(score, best[0]):
                 best = (score, blobs, x, probs)
         _, blobs, x, probs = best
+        if self.stream_refresh > 0:
+            self._remember_polarity(known, blobs)
         labels = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
         digits = [Digit(int(k), float(p[k]), b.box) for k, p, b in zip(labels, probs, blobs)]
         text = "".join(str(d.label) if d.confidence >= self.min_confidence else UNSURE for d in digits)
         find = (t1 - t0) * 1e3
         ms = {"find": find, "normalize": tn, "classify": tc, "total": find + tn + tc}
-        return Reading(digits=digits, text=text, timings_ms=ms, inputs=x)
+        return Reading(
+            digits=digits, text=text, timings_ms=ms, inputs=x, dropped=getattr(blobs, "dropped", 0)
+        )
+
+    def _remember_polarity(self, known: bool | None, blobs) -> None:
+        """Stream mode: keep the winning polarity for the next frames (see ``__init__``)."""
+        if known is None:
+            self._stream_dark = getattr(blobs, "dark", None)
+            self._stream_left = self.stream_refresh - 1 if self._stream_dark is not None else 0
+        elif not blobs:
+            self._stream_left = 0
+        else:
+            self._stream_left -= 1
 
     def _classify(self, blobs: list[Blob]) -> tuple[np.ndarray, np.ndarray, float, float]:
         """blobs -> ((n, 28, 28) inputs, (n, 10) probabilities, normalize ms, classify ms)."""

@@ -6,7 +6,7 @@ sits at the centre. Digits are white on black, grey levels in [0, 1], strokes ab
 2-3 px wide. The runtime, the export checks and the benchmarks all call
 ``normalize_digit``; nothing else may reimplement it.
 
-    python -m edge_runtime.preprocess photo_of_one_digit.png   # writes /tmp/normalized.png
+    python -m edge_runtime.preprocess photo_of_one_digit.png normalized.png
 """
 
 from __future__ import annotations
@@ -36,10 +36,15 @@ class NormalizeOptions:
 DEFAULT = NormalizeOptions()
 
 
+class NormalizeInputError(ValueError):
+    """The crop given to ``normalize_digit`` is not a finite 2-D array of grey levels."""
+
+
 def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width (px) of a binary mask: 2 * area / boundary length (a stroke of width w
     and length L has area w*L and a boundary of about 2*L)."""
-    m = (np.asarray(mask) > 0).astype(np.uint8)
+    m = np.asarray(mask)
+    m = m.view(np.uint8) if m.dtype == np.bool_ else (m > 0).view(np.uint8)  # 0/1 bytes, no copy
     area = cv2.countNonZero(m)
     if area == 0:
         return 0.0
@@ -51,7 +56,8 @@ def stroke_width(mask: np.ndarray) -> float:
 def _adjust_stroke(ink: np.ndarray, scale: float, options: NormalizeOptions) -> np.ndarray:
     """Thicken or thin the strokes of ``ink`` (float, white on black) so that, once the crop is
     scaled by ``scale``, they are about as wide as MNIST's."""
-    width = stroke_width(ink > 0.35)
+    strong = ink > 0.35
+    width = stroke_width(strong)
     lo, hi = options.stroke_range
     target = options.stroke_target
     w28 = width * scale
@@ -66,7 +72,25 @@ def _adjust_stroke(ink: np.ndarray, scale: float, options: NormalizeOptions) -> 
         return cv2.dilate(ink, kernel)
     thinned = cv2.erode(ink, kernel)
     # Never erode a digit away: keep the original when thinning loses most of the ink.
-    return thinned if (thinned > 0.35).sum() > 0.25 * (ink > 0.35).sum() else ink
+    return (
+        thinned
+        if cv2.countNonZero((thinned > 0.35).view(np.uint8)) > 0.25 * cv2.countNonZero(strong.view(np.uint8))
+        else ink
+    )
+
+
+def _unit_grey(ink: np.ndarray) -> np.ndarray:
+    """A 2-D crop as float32 grey levels, 0..1 for ink: uint8 and anything above 1 count as
+    0..255. A float32 crop (the finder's) is used as is, without a copy. Values outside [0, 1]
+    need no clipping here: the threshold ignores them and the resized digit is clipped."""
+    if ink.dtype == np.uint8:
+        return ink.astype(np.float32) / 255.0
+    if ink.dtype != np.float32:
+        with np.errstate(over="ignore"):  # (float64 beyond float32's range: inf, refused below)
+            ink = ink.astype(np.float32)
+    if not cv2.checkRange(ink)[0]:  # NaN or +-inf anywhere (one C pass)
+        raise NormalizeInputError("normalize_digit: the crop holds NaN or infinite values (as float32)")
+    return ink / 255.0 if ink.max() > 1.0 else ink
 
 
 def normalize_digit(crop: np.ndarray, options: NormalizeOptions = DEFAULT) -> np.ndarray:
@@ -78,12 +102,14 @@ def normalize_digit(crop: np.ndarray, options: NormalizeOptions = DEFAULT) -> np
     """
     ink = np.asarray(crop)
     if ink.ndim != 2:
-        raise ValueError(f"normalize_digit expects a 2-D grey crop, got shape {ink.shape}")
-    ink = ink.astype(np.float32)
-    if crop.dtype == np.uint8 or ink.max(initial=0.0) > 1.0:
-        ink /= 255.0
+        raise NormalizeInputError(f"normalize_digit expects a 2-D grey crop, got shape {ink.shape}")
+    if ink.dtype.kind not in "uif":
+        raise NormalizeInputError(f"normalize_digit expects integer or float pixels, got {ink.dtype}")
     out = np.zeros((options.size, options.size), np.float32)
-    x0, y0, bw, bh = cv2.boundingRect((ink > options.ink_floor).astype(np.uint8))
+    if ink.size == 0:
+        return out
+    ink = _unit_grey(ink)
+    x0, y0, bw, bh = cv2.boundingRect((ink > options.ink_floor).view(np.uint8))
     if bw == 0 or bh == 0:
         return out
     ink = ink[y0 : y0 + bh, x0 : x0 + bw]
@@ -110,8 +136,8 @@ def normalize_digit(crop: np.ndarray, options: NormalizeOptions = DEFAULT) -> np
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) not in (1, 2):
-        print("usage: python -m edge_runtime.preprocess IMAGE [OUT.png]", file=sys.stderr)
+    if len(argv) != 2:
+        print("usage: python -m edge_runtime.preprocess IMAGE OUT.png", file=sys.stderr)
         return 2
     from edge_runtime.imageio import ImageError, load_image, to_grey
 
@@ -121,8 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     ink = 255 - grey if grey.mean() > 127 else grey  # white digit on black
-    out = argv[1] if len(argv) == 2 else "/tmp/normalized.png"
-    cv2.imwrite(out, (normalize_digit(ink) * 255).astype(np.uint8))
+    out = argv[1]
+    try:
+        ok = cv2.imwrite(out, (normalize_digit(ink) * 255).astype(np.uint8))
+    except cv2.error:
+        ok = False
+    if not ok:
+        print(f"error: could not write {out} (unknown image format or unwritable folder)", file=sys.stderr)
+        return 1
     print(out)
     return 0
 

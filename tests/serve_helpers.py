@@ -102,7 +102,7 @@ def multipart(field: str, filename: str, data: bytes) -> tuple[bytes, dict]:
 
 def write_video(path: Path, digits: np.ndarray, labels, frames: int = 40, fps: int = 10) -> str:
     """An MJPG .avi of a sheet of rendered MNIST digits (standing in for a camera); its text."""
-    from benchmarks.scenes import render_sheet
+    from edge_runtime.scenes import render_sheet
 
     img, text = render_sheet(digits, labels, np.random.default_rng(3), jpeg=False)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (img.shape[1], img.shape[0]))

@@ -65,3 +65,15 @@ def test_uint8_and_float_agree_and_empty_is_zero():
     assert not normalize_digit(np.zeros((10, 10), np.uint8)).any()
     with pytest.raises(ValueError):
         normalize_digit(np.zeros((10, 10, 3), np.uint8))
+
+
+def test_cli_writes_where_it_is_told(tmp_path):
+    from edge_runtime.preprocess import main
+
+    img = np.full((80, 60), 230, np.uint8)
+    cv2.line(img, (30, 10), (30, 70), 20, 6)
+    src, out = tmp_path / "one.png", tmp_path / "norm.png"
+    cv2.imwrite(str(src), img)
+    assert main([str(src), str(out)]) == 0
+    assert cv2.imread(str(out), cv2.IMREAD_GRAYSCALE).shape == (28, 28)
+    assert main([str(src)]) == 2

@@ -120,3 +120,15 @@ def test_ink_map_ignores_smooth_shadow():
     img = cv2.GaussianBlur(img, (0, 0), 6).astype(np.uint8)
     ink = ink_map(img)
     assert np.percentile(ink, 99) < 0.1
+
+
+def test_cli_draws_boxes_where_it_is_told(tmp_path):
+    from edge_runtime.segment.__main__ import main
+
+    img = np.full((200, 300), 230, np.uint8)
+    cv2.putText(img, "42", (60, 150), cv2.FONT_HERSHEY_SIMPLEX, 3.0, 20, 8)
+    src, out = tmp_path / "in.png", tmp_path / "boxes.png"
+    cv2.imwrite(str(src), img)
+    assert main([str(src), str(out)]) == 0
+    assert cv2.imread(str(out)).shape == (200, 300, 3)
+    assert main([str(src), str(tmp_path / "missing" / "boxes.png")]) == 1

@@ -1,0 +1,433 @@
+"""Per-stage CPU profile of the edge pipeline (find, normalize, classify) on three frame sets,
+for this code and, side by side from the same run, for an older commit of it.
+
+Sets, all 640x480 (decode excluded: frames are decoded once, before timing):
+- ``rendered``: the benchmark's camera-like frames (``edge_runtime.scenes.render_sheet``, 10 MNIST
+  test digits in two rows, JPEG-encoded and decoded back, as ``pipeline_bench`` makes them);
+- ``plain``: flat grey paper with sensor noise and 10 MNIST test digits in two rows, nothing else;
+- ``photos``: the labelled dev photos in ``$DIGITS_PHOTOS_DIR`` fitted into 640x480 (when set).
+
+Timing: one thread (OpenCV and LiteRT), CPU time of the calling thread (``time.thread_time``,
+so other processes on a shared machine do not count), every frame read ``reps`` times after a
+warm-up, the frame's figure the median of its reads; the table gives p50, p95 and max over
+frames. The stages are the reader's own ``timings_ms`` split, taken with the thread's CPU clock
+(``edge_runtime.pipeline`` times its stages with ``time.perf_counter``; the worker points that
+module's ``time`` at a CPU clock), so old and new code are timed the same way.
+
+The previous code runs from a ``git worktree`` of ``--baseline REF`` in a temporary folder, in a
+child process whose ``PYTHONPATH`` points there, on the same frame files and the same model.
+This module imports only numpy, OpenCV and ``edge_runtime`` (in the worker), so it stands alone.
+
+    python -m benchmarks.finder_profile --baseline main --out /tmp/finder_profile.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+STAGES = ("find", "normalize", "classify", "total")
+SETS = ("rendered", "plain", "photos")
+FRAME = (480, 640)  # (height, width) px
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    frames: int = 20
+    """Frames in each synthetic set (rendered, plain)."""
+    reps: int = 3
+    """Timed reads of every frame per round (after one warm-up read of the set's first frame)."""
+    seed: int = 0
+    """Seed for choosing MNIST digits and rendering frames."""
+    photos_dir: Path | None = None
+    """Labelled photos (labels.json beside them); None skips the photos set."""
+    model: Path | None = None
+    """TFLite model both codes read with; None: the shipped default (models/manifest.json)."""
+    baseline: str | None = None
+    """Git ref of the previous code to profile beside this one; None profiles this code only."""
+    rounds: int = 2
+    """Alternating rounds of this code and the baseline (each frame read ``reps`` times a round)."""
+
+
+# ---- frames -------------------------------------------------------------------------------
+
+
+def plain_frame(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """10 MNIST digits (n, 28, 28) in two rows on flat grey paper with sensor noise -> BGR uint8."""
+    h, w = FRAME
+    paper, ink = 200.0, 40.0
+    img = np.full((h, w), paper, np.float32)
+    per_row = int(np.ceil(len(digits) / 2))
+    side = 60  # a 20 px MNIST digit becomes ~43 px tall (the rendered frames: 40-70 px)
+    for k, d in enumerate(digits):
+        r, c = divmod(k, per_row)
+        x = int(40 + c * (w - 80) / per_row + ((w - 80) / per_row - side) / 2)
+        y = int(h / 2 - side - 20 + r * (side + 40))
+        a = cv2_resize(d, side) * 1.3
+        patch = img[y : y + side, x : x + side]
+        patch[:] = patch * (1 - np.clip(a, 0, 1)) + ink * np.clip(a, 0, 1)
+    img += rng.normal(0, 3.0, img.shape).astype(np.float32)
+    grey = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def cv2_resize(digit: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(digit, (side, side), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0
+
+
+def fit_frame(image: np.ndarray) -> np.ndarray:
+    """A photo scaled to fit 640x480 (portrait: 480x640), aspect ratio kept."""
+    import cv2
+
+    h, w = image.shape[:2]
+    H, W = FRAME if w >= h else FRAME[::-1]
+    s = min(W / w, H / h)
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
+
+
+def write_sets(folder: Path, options: ProfileOptions) -> dict[str, list[dict]]:
+    """Render the frame sets into ``folder`` as PNG (lossless, so both codes read the same pixels);
+    -> {set: [{"file", "label"}]}, also written to ``folder/sets.json``."""
+    import cv2
+
+    from edge_runtime.scenes import render_sheet
+
+    mnist = os.environ.get("MNIST_PATH")
+    if not mnist:
+        raise FileNotFoundError("MNIST_PATH is not set (point it at mnist.npz)")
+    with np.load(mnist) as data:
+        x, y = data["x_test"], data["y_test"]
+    sets: dict[str, list[dict]] = {s: [] for s in SETS}
+    for i in range(options.frames):
+        rng = np.random.default_rng([options.seed, i])
+        pick = rng.choice(len(x), 10, replace=False)
+        img, text = render_sheet(x[pick], y[pick], rng, size=FRAME, rows=2, jpeg=False)
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])  # a webcam-like encode
+        sets["rendered"].append(_save(folder, f"rendered_{i:03d}.png", cv2.imdecode(buf, 1), text))
+        plain = plain_frame(x[pick], rng)
+        sets["plain"].append(_save(folder, f"plain_{i:03d}.png", plain, "".join(map(str, y[pick]))))
+    if options.photos_dir is not None:
+        labels = json.loads((Path(options.photos_dir) / "labels.json").read_text())
+        for name, entry in sorted(labels.items()):
+            img = cv2.imread(str(Path(options.photos_dir) / name), cv2.IMREAD_COLOR)
+            if img is not None:
+                sets["photos"].append(_save(folder, f"photo_{name}.png", fit_frame(img), entry["digits"]))
+    (folder / "sets.json").write_text(json.dumps(sets))
+    return sets
+
+
+def _save(folder: Path, name: str, image: np.ndarray, label) -> dict:
+    import cv2
+
+    if not cv2.imwrite(str(folder / name), image):
+        raise OSError(f"could not write {folder / name}")
+    return {"file": name, "label": str(label)}
+
+
+# ---- the worker: runs inside whichever code is on the path --------------------------------
+
+
+def _edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _percentiles(values: list[float]) -> dict:
+    v = np.asarray(values, float)
+    if v.size == 0:
+        return {"p50": float("nan"), "p95": float("nan"), "max": float("nan")}
+    return {"p50": float(np.median(v)), "p95": float(np.percentile(v, 95)), "max": float(v.max())}
+
+
+def profile_folder(folder: Path, model: Path, reps: int) -> dict:
+    """Profile the importable ``edge_runtime`` on the frames in ``folder`` (see ``write_sets``)."""
+    import cv2
+
+    import edge_runtime.pipeline as pipeline
+    from edge_runtime.classifier import DigitClassifier
+
+    cv2.setNumThreads(1)
+    # The reader times its stages with time.perf_counter: give it the thread's CPU clock.
+    pipeline.time = types.SimpleNamespace(perf_counter=time.thread_time)
+    reader = pipeline.DigitReader(DigitClassifier(model, num_threads=1), min_confidence=0.0)
+    cv2.setNumThreads(1)  # (older readers set it themselves; this keeps one thread either way)
+    sets = json.loads((folder / "sets.json").read_text())
+    out: dict = {"code": str(Path(pipeline.__file__).resolve().parent), "sets": {}}
+    for name, items in sets.items():
+        if not items:
+            continue
+        images = [cv2.imread(str(folder / it["file"]), cv2.IMREAD_COLOR) for it in items]
+        reader.read(images[0])  # warm-up: first-call allocations
+        reads: dict[str, list[list[float]]] = {s: [] for s in STAGES}  # per frame, per read
+        correct = total = exact = 0
+        for img, it in zip(images, items):
+            runs = [reader.read(img) for _ in range(reps)]
+            for s in STAGES:
+                reads[s].append([float(r.timings_ms[s]) for r in runs])
+            label, text = it["label"], runs[0].text
+            correct += max(0, len(label) - _edit_distance(text, label))
+            total += len(label)
+            exact += text == label
+        out["sets"][name] = {
+            "frames": len(items),
+            "reads_ms": reads,
+            "digits_correct": correct,
+            "digits_total": total,
+            "images_exact": exact,
+        }
+    return out
+
+
+# ---- the driver: this code, and the baseline in a worktree --------------------------------
+
+
+def _run_worker(code_root: Path, folder: Path, model: Path, reps: int, stream: Path | None = None) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(code_root), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(folder), str(model), str(reps)]
+    if stream is not None:
+        cmd += ["--stream", str(stream)]
+    done = subprocess.run(cmd, env=env, cwd=code_root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"profile worker in {code_root} failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def _default_model() -> Path:
+    from edge_runtime.manifest import default_model_path
+
+    return Path(default_model_path()).resolve()
+
+
+def run_profile(options: ProfileOptions) -> dict:
+    """-> {"options", "model", "new": profile, "old": profile (with a baseline), "baseline":
+    {"ref", "commit"}, "stream": camera-mode figures}. With a baseline, the two codes run in
+    alternating rounds (new, old, new, old, ...) so that a busy machine's drift hits both alike;
+    each frame's figure is the median of all its reads over the rounds."""
+    root = Path(__file__).resolve().parent.parent
+    model = Path(options.model).resolve() if options.model else _default_model()
+    result: dict = {"options": {k: str(v) for k, v in asdict(options).items()}, "model": str(model)}
+    with tempfile.TemporaryDirectory(prefix="finder_profile_") as tmp:
+        folder = Path(tmp) / "frames"
+        folder.mkdir()
+        sets = write_sets(folder, options)
+        codes = {"new": root}
+        if options.baseline:
+            commit = _git(root, "rev-parse", options.baseline)
+            codes["old"] = Path(tmp) / "baseline"
+            _git(root, "worktree", "add", "--detach", str(codes["old"]), commit)
+            result["baseline"] = {"ref": options.baseline, "commit": commit}
+        try:
+            rounds: dict[str, list[dict]] = {k: [] for k in codes}
+            for _ in range(options.rounds):
+                for key, code in codes.items():
+                    rounds[key].append(_run_worker(code, folder, model, options.reps))
+            for key, runs in rounds.items():
+                result[key] = summarise(runs)
+        finally:
+            if "old" in codes:
+                _git(root, "worktree", "remove", "--force", str(codes["old"]))
+        video = write_video(folder / "stream.avi", folder, sets)
+        result["stream"] = _run_worker(root, folder, model, options.reps, stream=video)
+    return result
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Worker results of several rounds -> per set: p50 / p95 / max over frames of each frame's
+    median read, per stage, and the first round's accuracy."""
+    out = {"code": runs[0]["code"], "sets": {}}
+    for name, first in runs[0]["sets"].items():
+        stage_ms = {}
+        for s in STAGES:
+            per_frame = [
+                float(np.median([v for run in runs for v in run["sets"][name]["reads_ms"][s][i]]))
+                for i in range(first["frames"])
+            ]
+            stage_ms[s] = _percentiles(per_frame)
+        keep = {k: v for k, v in first.items() if k != "reads_ms"}
+        out["sets"][name] = {**keep, "stage_ms": stage_ms}
+    return out
+
+
+def write_video(path: Path, folder: Path, sets: dict[str, list[dict]], frames: int = 30) -> Path:
+    """A real video file (MJPG in AVI, written by OpenCV) standing in for a camera: each of the
+    first rendered frame and the first two photos held for ``frames`` frames, shaking by a few
+    pixels and with fresh sensor noise on each frame."""
+    import cv2
+
+    sources = [sets["rendered"][0]] + sets["photos"][:2]
+    size = (FRAME[1], FRAME[0])
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, size)
+    rng = np.random.default_rng(0)
+    for item in sources:
+        still = cv2.imread(str(folder / item["file"]), cv2.IMREAD_COLOR)
+        canvas = np.full((FRAME[0], FRAME[1], 3), 128, np.uint8)
+        canvas[: still.shape[0], : still.shape[1]] = still[: FRAME[0], : FRAME[1]]
+        for _ in range(frames):
+            dx, dy = rng.uniform(-3, 3, 2)
+            shifted = cv2.warpAffine(
+                canvas, np.float32([[1, 0, dx], [0, 1, dy]]), size, borderMode=cv2.BORDER_REFLECT
+            )
+            noisy = np.clip(shifted + rng.normal(0, 2.0, shifted.shape), 0, 255).astype(np.uint8)
+            writer.write(noisy)
+    writer.release()
+    return path
+
+
+def profile_stream(video: Path, model: Path, reps: int, refresh: int = 15) -> dict:
+    """CPU ms per frame of a video read frame by frame from scratch and in stream mode
+    (``DigitReader(stream_refresh=refresh)``), and how many frames read differently."""
+    import cv2
+
+    import edge_runtime.pipeline as pipeline
+    from edge_runtime.classifier import DigitClassifier
+
+    cv2.setNumThreads(1)
+    pipeline.time = types.SimpleNamespace(perf_counter=time.thread_time)
+    classifier = DigitClassifier(model, num_threads=1)
+    cap = cv2.VideoCapture(str(video))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    out: dict = {"frames": len(frames), "refresh": refresh, "modes": {}}
+    texts = {}
+    for mode, n in (("every frame", 0), (f"stream, refresh {refresh}", refresh)):
+        totals = []
+        for _ in range(reps):
+            reader = pipeline.DigitReader(classifier, min_confidence=0.0, stream_refresh=n)
+            reads = [reader.read(f) for f in frames]
+            totals.append([r.timings_ms["total"] for r in reads])
+        per_frame = list(np.median(np.array(totals), axis=0))
+        out["modes"][mode] = _percentiles(per_frame)
+        texts[mode] = [r.text for r in reads]
+    a, b = texts.values()
+    out["frames_read_differently"] = sum(x != y for x, y in zip(a, b))
+    return out
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+# ---- the report -----------------------------------------------------------------------------
+
+
+def render_finder_profile(data: dict) -> str:
+    """Markdown: per set and stage, p50 / p95 / max CPU ms, previous code beside this code."""
+    if not data or "new" not in data:
+        return ""
+    old = data.get("old")
+    lines = [
+        "## Finder profile (CPU ms per 640x480 frame, one thread)",
+        "",
+        "Median of each frame's reads; p50 / p95 / max over the frames of a set. "
+        + (f"Previous: `{data['baseline']['ref']}` ({data['baseline']['commit'][:10]})." if old else ""),
+        "",
+        "| set | stage | " + ("previous p50 / p95 / max | " if old else "") + "p50 / p95 / max |",
+        "| --- | --- | " + ("--- | " if old else "") + "--- |",
+    ]
+
+    def cell(entry: dict | None, stage: str) -> str:
+        if not entry:
+            return "-"
+        s = entry["stage_ms"][stage]
+        return f"{s['p50']:.2f} / {s['p95']:.2f} / {s['max']:.2f}"
+
+    for name, entry in data["new"]["sets"].items():
+        prev = old["sets"].get(name) if old else None
+        for stage in STAGES:
+            row = f"| {name} ({entry['frames']}) | {stage} | "
+            lines.append(row + (f"{cell(prev, stage)} | " if old else "") + f"{cell(entry, stage)} |")
+    lines += ["", "| set | " + ("previous digits | " if old else "") + "digits read |", "| --- | --- |"]
+    if old:
+        lines[-1] += " --- |"
+
+    def acc(entry: dict | None) -> str:
+        if not entry:
+            return "-"
+        return (
+            f"{entry['digits_correct']}/{entry['digits_total']} "
+            f"({100 * entry['digits_correct'] / max(1, entry['digits_total']):.1f}%), "
+            f"{entry['images_exact']}/{entry['frames']} images"
+        )
+
+    for name, entry in data["new"]["sets"].items():
+        prev = old["sets"].get(name) if old else None
+        lines.append(f"| {name} | " + (f"{acc(prev)} | " if old else "") + f"{acc(entry)} |")
+    stream = data.get("stream")
+    if stream:
+        lines += [
+            "",
+            f"Camera mode on a {stream['frames']}-frame video (OpenCV MJPG file; three scenes held "
+            "and shaking): total CPU ms per frame, p50 / p95 / max; "
+            f"{stream['frames_read_differently']} frames read differently.",
+            "",
+            "| mode | total p50 / p95 / max |",
+            "| --- | --- |",
+        ]
+        for mode, s in stream["modes"].items():
+            lines.append(f"| {mode} | {s['p50']:.2f} / {s['p95']:.2f} / {s['max']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        folder, model, reps = argv[1:4]
+        if argv[4:5] == ["--stream"]:
+            print(json.dumps(profile_stream(Path(argv[5]), Path(model), int(reps))))
+        else:
+            print(json.dumps(profile_folder(Path(folder), Path(model), int(reps))))
+        return 0
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.finder_profile", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("--baseline", help="git ref of the previous code to profile beside this one")
+    p.add_argument("--frames", type=int, default=20, help="frames per synthetic set (default: 20)")
+    p.add_argument("--reps", type=int, default=3, help="timed reads per frame and round (default: 3)")
+    p.add_argument("--rounds", type=int, default=2, help="alternating rounds, new then old (default: 2)")
+    p.add_argument("--model", type=Path, help="TFLite model (default: the shipped default)")
+    p.add_argument("--out", type=Path, help="write the JSON here (default: print the markdown only)")
+    a = p.parse_args(argv)
+    photos = os.environ.get("DIGITS_PHOTOS_DIR")
+    options = ProfileOptions(
+        frames=a.frames,
+        reps=a.reps,
+        rounds=a.rounds,
+        photos_dir=Path(photos) if photos else None,
+        model=a.model,
+        baseline=a.baseline,
+    )
+    data = run_profile(options)
+    if a.out:
+        a.out.write_text(json.dumps(data, indent=1))
+    print(render_finder_profile(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

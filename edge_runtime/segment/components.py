@@ -1,0 +1,150 @@
+"""Ink -> components: hysteresis thresholds, grid lines removed, connected components as
+typed records.
+
+Weak ink (above the paper's own noise) is kept where it connects to strong ink (above an Otsu
+threshold of the ink values); long thin straight weak lines (grid paper, page edges) go first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from edge_runtime.segment.options import DEFAULT, SegmentOptions
+
+SUBSAMPLE = 4
+"""Threshold statistics come from every 4th pixel each way: the map is smooth, 16x cheaper."""
+WEAK_OF_STRONG = 0.4
+"""Weak ink: at least 0.4x the strong threshold ..."""
+NOISE_MADS = 4.5
+"""... and above the paper's noise ceiling: median + 4.5 MADs (~3 sigma) of the mostly-paper map ..."""
+NOISE_CAP = 0.5
+"""... that ceiling never asked above half the strong threshold (a busy page's median is ink)."""
+GRID_RUN = 3
+"""A grid line is a weak run longer than 1/3 of the frame (and at least 15 px)."""
+GRID_THICK = 0.012
+"""Strokes at least 1.2% of the shorter side thick (5 px or more) are not grid lines."""
+GRID_KEEP = 0.5
+"""On a grid line, ink halfway from the strong threshold to full is a stroke crossing it: kept."""
+
+
+@dataclass
+class Component:
+    """One blob: a box in working pixels and the label ids (in the label image) it is made of."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    ids: list[int] = field(default_factory=list)
+    touches: bool = False
+    """Whether it touches the frame or the sheet's edge."""
+
+    @property
+    def right(self) -> int:
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.h
+
+
+def otsu(values: np.ndarray) -> float:
+    """Otsu threshold of float values in [0, 1]."""
+    u8 = np.clip(values * 255.0, 0, 255).astype(np.uint8).reshape(1, -1)
+    t, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    return float(t) / 255.0
+
+
+def thresholds(ink: np.ndarray, options: SegmentOptions) -> tuple[float, float] | None:
+    """(weak, strong) ink thresholds of an ink map; None when nothing is above ``min_contrast``."""
+    sub = ink[::SUBSAMPLE, ::SUBSAMPLE]
+    cand = sub[sub > options.min_contrast]
+    if cand.size == 0:
+        return None
+    strong = max(options.strong_contrast, otsu(cand))
+    # Weak ink must stand above the paper's own texture (speckled recycled paper, webcam noise).
+    med = float(np.median(sub))
+    noise = med + NOISE_MADS * float(np.median(np.abs(sub - med)))
+    return max(options.min_contrast, WEAK_OF_STRONG * strong, min(noise, NOISE_CAP * strong)), strong
+
+
+def remove_grid(weak_u8: np.ndarray, ink: np.ndarray, strong: float) -> None:
+    """Clear long thin straight lines (grid paper, page edges) from the weak mask, in place,
+    unless they are also strong ink (a stroke crossing the line). Only looked for when some
+    row or column holds that much weak ink (cheap test first)."""
+    h, w = ink.shape
+    per_row = cv2.reduce(weak_u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    per_col = cv2.reduce(weak_u8, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    if per_row.max() < w // GRID_RUN and per_col.max() < h // GRID_RUN:
+        return
+    lines = cv2.morphologyEx(weak_u8, cv2.MORPH_OPEN, np.ones((1, max(15, w // GRID_RUN)), np.uint8))
+    lines |= cv2.morphologyEx(weak_u8, cv2.MORPH_OPEN, np.ones((max(15, h // GRID_RUN), 1), np.uint8))
+    # Only thin lines: a thick stroke (marker, a big digit's straight bar) is not grid.
+    t = max(5, int(GRID_THICK * min(h, w))) | 1
+    thick = cv2.dilate(
+        cv2.morphologyEx(weak_u8, cv2.MORPH_OPEN, np.ones((t, t), np.uint8)), np.ones((3, 3), np.uint8)
+    )
+    lines &= 1 - thick
+    if lines.any():
+        line_mask = cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0
+        weak_u8[line_mask & (ink < strong + GRID_KEEP * (1 - strong))] = 0
+
+
+@dataclass
+class Labelled:
+    """The ink's connected components: OpenCV's label image and stats, and per label its peak
+    ink and whether it is ink (hysteresis)."""
+
+    labels: np.ndarray
+    """(H, W) int32 label image; 0 is background."""
+    stats: np.ndarray
+    """(n, 5) int32 x, y, w, h, area per label."""
+    keep: np.ndarray
+    """(n,) bool: the label holds strong ink."""
+    peak: np.ndarray
+    """(n,) float32 highest ink value per label."""
+
+
+def label_ink(ink: np.ndarray, options: SegmentOptions = DEFAULT) -> Labelled:
+    """Ink map -> the connected components of weak ink that contain strong ink (hysteresis),
+    with long thin grid lines removed."""
+    t = thresholds(ink, options)
+    if t is None:
+        return Labelled(
+            np.zeros(ink.shape, np.int32),
+            np.zeros((1, 5), np.int32),
+            np.zeros(1, bool),
+            np.zeros(1, np.float32),
+        )
+    weak, strong = t
+    weak_u8 = np.greater(ink, weak).view(np.uint8)  # (a bool array's bytes are 0 and 1: no copy)
+    remove_grid(weak_u8, ink, strong)
+    # Grana's block-based labelling: the same labels as the default, 3x faster here
+    # (OpenCV 5's default took 0.55 ms on a 240x320 frame, a fifth of find_digits).
+    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(weak_u8, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    peak = peaks(ink, labels, n)
+    keep = peak > strong  # a component is ink when its strongest pixel is strong ink
+    keep[0] = False
+    return Labelled(labels, stats, keep, peak)
+
+
+def ink_components(ink: np.ndarray, options: SegmentOptions = DEFAULT):
+    """Ink map -> (labels (H, W) int32, stats (n, 5), keep (n,) bool): see ``label_ink``."""
+    found = label_ink(ink, options)
+    return found.labels, found.stats, found.keep
+
+
+def ink_mask(ink: np.ndarray, options: SegmentOptions = DEFAULT) -> np.ndarray:
+    """Ink map -> uint8 (H, W) mask, 255 = ink (for inspection; find_digits uses the components)."""
+    labels, _, keep = ink_components(ink, options)
+    return (keep[labels] * 255).astype(np.uint8)
+
+
+def peaks(ink: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """(n,) highest ink value of every component label 0..n-1, in one pass over the ink."""
+    on = labels > 0
+    peak = np.zeros(n, np.float32)
+    np.maximum.at(peak, labels[on], ink[on])
+    return peak

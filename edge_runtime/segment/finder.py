@@ -1,0 +1,202 @@
+"""The driver: grey image -> digit blobs in reading order, coarse to fine.
+
+First on a copy ``work_side`` px on its shorter side (enough for a camera frame's digits); again
+at up to ``max_side`` px when the digits found there are small. Polarity is read once, on the
+coarse copy; when it is ambiguous both polarities are searched (the reader keeps the one the
+classifier is surer of)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge_runtime.segment import blobs as steps
+from edge_runtime.segment.components import Component, Labelled, label_ink
+from edge_runtime.segment.ink import (
+    LIGHT_TO_DARK,
+    Background,
+    background_of,
+    ink_and_sheet,
+    likely_dark,
+    polarity,
+    polarity_and_background,
+)
+from edge_runtime.segment.options import (
+    DEFAULT,
+    MIN_BLOB_AREA,
+    MIN_DIGIT_PX,
+    TINY_SIDE,
+    Blob,
+    BlobList,
+    FinderInputError,
+    SegmentOptions,
+)
+from edge_runtime.segment.order import reading_order
+
+
+@dataclass
+class PassResult:
+    """One pass of the finder at one scale and polarity."""
+
+    blobs: BlobList
+    digit_h: float
+    """Median digit height (working pixels); 0 when nothing was found."""
+    texture: bool = False
+    """The frame is texture or noise (``SegmentOptions.max_ink``): no digits, no closer look."""
+
+
+def find_digits(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> BlobList:
+    """uint8 grey image -> digit blobs in reading order (boxes in the input's pixels).
+    When the ink's polarity is ambiguous this takes the likelier one."""
+    return find_digit_candidates(grey, options, both=False)[0]
+
+
+def find_digit_candidates(
+    grey: np.ndarray, options: SegmentOptions = DEFAULT, both: bool = True, dark: bool | None = None
+) -> list[BlobList]:
+    """Like ``find_digits``, but when the polarity is ambiguous (a sheet on a dark desk with
+    dense writing, thick marker, a vignetted frame) and ``both`` is set, two candidate lists:
+    the likelier polarity's blobs first, then the other's. Each list's ``dark`` says which.
+    ``dark``: the polarity when already known (a camera on the same sheet): no votes, one list."""
+    if not isinstance(grey, np.ndarray) or grey.ndim != 2 or grey.dtype != np.uint8:
+        kind = getattr(grey, "dtype", type(grey).__name__)
+        raise FinderInputError(
+            f"find_digits expects a uint8 grey (H, W) image, got {kind} {getattr(grey, 'shape', '')}"
+        )
+    H, W = grey.shape
+    known = dark
+    if min(H, W) == 0:
+        return [BlobList()]
+    fine = min(1.0, options.max_side / max(H, W))
+    if min(H, W) < options.min_side:  # a tiny strip: thin, faint strokes hold together better enlarged
+        fine = min(options.min_side / min(H, W), options.max_side / max(H, W))
+    if min(H, W) * fine < MIN_DIGIT_PX:
+        # A strip so thin (1x10000) that once its long side fits ``max_side`` no digit fits across.
+        return [BlobList()]
+    coarse = min(fine, options.work_side / min(H, W))
+    work = rescale(grey, coarse)
+    if known is not None:
+        dark, background = known, None
+    elif min(work.shape) >= TINY_SIDE:
+        dark, background = polarity_and_background(work, options)
+    else:
+        dark, background = polarity(work, options), None
+    tries = [dark]
+    if dark is None:
+        guess = likely_dark(work, options, background)
+        tries = [guess, not guess] if both else [guess]
+    out = []
+    for is_dark in tries:
+        bg = background if is_dark else None
+        if bg is None and min(work.shape) >= TINY_SIDE:
+            bg = background_of(work if is_dark else cv2.LUT(work, LIGHT_TO_DARK), options)
+        found = find_at(work, coarse, options, is_dark, bg)
+        if coarse < fine and not found.texture and (not found.blobs or found.digit_h < options.min_digit_px):
+            # The closer look starts over at full resolution: a closer look at less than that, or
+            # with the coarse pass's background (its sheet mask's margins are in small-copy
+            # pixels), each changed a reading of the dev photos (hyp_2.bmp), so neither is done.
+            found = find_at(rescale(grey, fine), fine, options, is_dark)
+        found.blobs.dark = is_dark
+        out.append(found.blobs)
+    return out
+
+
+def rescale(grey: np.ndarray, scale: float) -> np.ndarray:
+    if scale == 1.0:
+        return grey
+    H, W = grey.shape
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(grey, (max(1, round(W * scale)), max(1, round(H * scale))), interpolation=interp)
+
+
+def find_at(
+    work: np.ndarray, scale: float, options: SegmentOptions, dark: bool, background: Background | None = None
+) -> PassResult:
+    """One pass on ``work`` (the input scaled by ``scale``) with the ink's polarity ``dark``."""
+    ink, sheet = ink_and_sheet(work, options, dark, background)
+    found = label_ink(ink, options)
+    labels = found.labels
+    h, w = ink.shape
+    if (
+        min(h, w) > options.crop_side
+        and found.stats[found.keep, cv2.CC_STAT_AREA].sum() > options.max_ink * h * w
+    ):
+        return PassResult(BlobList(), 0.0, texture=True)
+    comps = candidates(found.stats, found.keep, sheet, (h, w), options)
+    if not comps:
+        return PassResult(BlobList(), 0.0)
+    comps, median_h = digits_of(comps, ink.shape, found, sheet, options)
+    order = reading_order([(c.x, c.y, c.w, c.h) for c in comps])
+    dropped = max(0, len(order) - options.max_digits)
+    out = []
+    for i in order[: options.max_digits]:
+        c = comps[i]
+        lab = labels[c.y : c.bottom, c.x : c.right]
+        own = lab == c.ids[0] if len(c.ids) == 1 else np.isin(lab, c.ids)
+        crop = ink[c.y : c.bottom, c.x : c.right] * own
+        box = (int(c.x / scale), int(c.y / scale), int(round(c.w / scale)), int(round(c.h / scale)))
+        out.append(Blob(box=box, ink=crop.astype(np.float32)))
+    return PassResult(BlobList(out, dropped=dropped), median_h)
+
+
+def candidates(stats, keep, sheet, size: tuple[int, int], options: SegmentOptions) -> list[Component]:
+    """Kept components big enough to be digits (at most ``max_blobs``, the largest), without
+    the desk regions, page edges and grid lines cut by the frame."""
+    h, w = size
+    min_h = max(MIN_DIGIT_PX, options.min_height * min(h, w))
+    x, y, bw, bh, area = stats.T
+    ids = np.flatnonzero(keep & (np.maximum(bw, bh) >= min_h) & (area >= MIN_BLOB_AREA))
+    if len(ids) > options.max_blobs:
+        # Texture or noise, not a page of digits at this scale: only the largest blobs go on,
+        # which bounds the work of every pairwise step after this one.
+        ids = np.sort(ids[np.argsort(-area[ids], kind="stable")[: options.max_blobs]])
+    comps, junk = [], []
+    for i in ids:
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        c = Component(x, y, bw, bh, [int(i)])
+        c.touches = steps.touches_edge(c, w, h, sheet)
+        comps.append(c)
+        junk.append(c.touches and steps.frame_junk(c, area, w, h))
+    # A tight crop (seed_9.jpg) is one digit touching the frame: only when something inside
+    # the frame was found are the frame-cut regions dropped.
+    if not all(c.touches for c in comps):
+        comps = [c for c, j in zip(comps, junk) if not j]
+    return comps
+
+
+def digits_of(
+    comps: list[Component], size: tuple[int, int], found: Labelled, sheet, options: SegmentOptions
+) -> tuple[list[Component], float]:
+    """Candidates -> (digit components, median digit height): faint blobs and edge junk go,
+    broken strokes and slivers are merged, touching digits split."""
+    h, w = size
+    stats = found.stats
+    tight_crop = all(c.touches for c in comps)
+    areas = np.array([stats[c.ids[0], cv2.CC_STAT_AREA] for c in comps], float)
+    median_h, big = steps.digit_scale(np.array([c.h for c in comps], float), areas)
+    # One pen writes all the digits with about the same contrast: blobs far fainter than the
+    # substantial ones are shadow edges, show-through, dust or grid; stricter at the frame's
+    # edge, where shadows and page edges meet it.
+    peak = found.peak[[c.ids[0] for c in comps]]
+    need = np.array([options.edge_contrast if c.touches else options.relative_contrast for c in comps])
+    strong = peak >= need * float(np.median(peak[big]))
+    comps = [c for c, ok in zip(comps, strong) if ok]
+    # Blobs cut by the frame edge that are thin lines, much bigger or much smaller than a digit.
+    comps = [c for c in comps if tight_crop or not (c.touches and steps.edge_junk(c, w, h, median_h))]
+    comps = steps.merge_parts(comps, median_h)
+    ink_areas = [int(stats[c.ids, cv2.CC_STAT_AREA].sum()) for c in comps]
+    comps = steps.attach_slivers(comps, ink_areas, median_h)
+    # Small pieces at the edge (page corners) go, but only after a digit's own broken-off
+    # piece that reaches the edge (a tail in a tight strip) has been merged back.
+    comps = [
+        c
+        for c in comps
+        if tight_crop or c.h >= steps.EDGE_PIECE * median_h or not steps.touches_edge(c, w, h, sheet)
+    ]
+    comps = [
+        c for c in comps if c.h >= options.relative_height * median_h or c.w >= steps.WIDE_SPECK * median_h
+    ]
+    comps = [c for c in comps if c.h <= steps.TOO_TALL * median_h and c.w <= steps.TOO_WIDE * median_h]
+    return steps.split_wide(comps, found.labels, median_h), median_h

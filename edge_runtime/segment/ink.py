@@ -1,0 +1,235 @@
+"""Background, polarity and the ink map: how much darker than its paper each pixel is.
+
+The background is read on a small copy (~``background_side`` px on its shorter side): a
+morphological closing removes dark strokes and keeps paper, shadows and vignetting (an opening
+does the same under light strokes). Dividing the background out gives ink in [0, 1] that does
+not care about the lighting. Light ink on a dark ground takes the same path once remapped
+(``LIGHT_TO_DARK``): a blackboard is a dark "sheet", a photo's negative reads like the photo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge_runtime.segment.components import otsu
+from edge_runtime.segment.options import DEFAULT, TINY_SIDE, SegmentOptions, odd
+from edge_runtime.segment.sheet import sheet_mask
+
+RESPONSE_FLOOR = 16.0
+"""Grey levels: a response is never relative to less than this (a black frame is not paper)."""
+WIDTH_VOTE = 2.0
+"""Polarity vote (1): one response must be this many times thinner than the other to vote."""
+RESPONSE_MIN, RESPONSE_STRONG = 0.05, 0.15
+"""A response's strokes: Otsu over the values above the first, and never below the second."""
+SHEET_OPENING = 0.15
+"""Polarity vote (2): paper survives an opening this wide (fraction of the shorter side)."""
+SHEET_MIN_FRACTION, SHEET_KEPT = 0.1, 0.6
+"""... and covers at least 10% of the frame and 60% of what is bright."""
+
+
+@dataclass
+class Background:
+    """What one image's background estimate costs, computed once and reused by every step."""
+
+    small: np.ndarray
+    """uint8 small copy of the (dark-ink) image."""
+    closing: np.ndarray
+    """uint8 background under dark strokes, same size as ``small``."""
+    page: np.ndarray | None = None
+    """float32 sheet mask (see ``sheet_mask``), once computed; None: not yet or no sheet."""
+    page_done: bool = False
+    """Whether ``page`` has been computed."""
+    responses: tuple[np.ndarray, np.ndarray] | None = None
+    """(dark, light) ink responses of ``small`` when polarity was read from them."""
+
+
+def small_copy(grey: np.ndarray, options: SegmentOptions) -> np.ndarray:
+    """The ~``background_side`` px copy the background and the polarity are read from."""
+    h, w = grey.shape
+    f = max(1, round(min(h, w) / options.background_side))  # background is smooth: a small copy will do
+    return cv2.resize(grey, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+
+
+def background_kernel(short: int, small: np.ndarray, options: SegmentOptions) -> np.ndarray:
+    # Small images are usually tight crops whose strokes are a big fraction of the frame
+    # (seed_9.jpg): the kernel must still be wider than a stroke, and light is even there.
+    frac = options.background_kernel if short > options.crop_side else options.crop_kernel
+    # Square kernels: OpenCV runs them as two 1-D passes (cheap); ellipses cost k times more.
+    return cv2.getStructuringElement(cv2.MORPH_RECT, (odd(frac * min(small.shape)),) * 2)
+
+
+def closing(small: np.ndarray, k: np.ndarray, op: int = cv2.MORPH_CLOSE) -> np.ndarray:
+    """Background of ``small`` under dark strokes (closing; MORPH_OPEN: under light strokes).
+    A 3x3 mean first, so that it reads the paper's mean level, not its brightest grain.
+    Reflected padding: at the frame's edge a truncated window would leave a shadow's edge
+    half-closed there (a false stroke where the shadow meets the frame)."""
+    p = k.shape[0] // 2 + 1
+    smooth = cv2.copyMakeBorder(cv2.blur(small, (3, 3)), p, p, p, p, cv2.BORDER_REFLECT)
+    return cv2.morphologyEx(smooth, op, k)[p:-p, p:-p]
+
+
+def background_of(grey: np.ndarray, options: SegmentOptions) -> Background:
+    """The Background of a (dark-ink) working image."""
+    small = small_copy(grey, options)
+    return Background(small, closing(small, background_kernel(min(grey.shape), small, options)))
+
+
+def responses(small: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dark-ink background, dark-ink response, light-ink response) of a small copy: each
+    response is the contrast to its background (closing / opening with kernel ``k``), relative
+    to the paper's level (dark) or to the headroom above the ground (light), float32 in [0, 1]."""
+    s = small.astype(np.float32)
+    bg_dark, bg_light = closing(small, k), closing(small, k, cv2.MORPH_OPEN)
+    dark = np.clip((bg_dark - s) / np.maximum(bg_dark.astype(np.float32), RESPONSE_FLOOR), 0, 1)
+    light = np.clip((s - bg_light) / np.maximum(255.0 - bg_light.astype(np.float32), RESPONSE_FLOOR), 0, 1)
+    return bg_dark, dark, light
+
+
+def response_width(response: np.ndarray) -> float:
+    """Mean width (px) of the strong part (above its Otsu threshold) of an ink response."""
+    from edge_runtime.preprocess import stroke_width
+
+    cand = response[response > RESPONSE_MIN]
+    if cand.size == 0:
+        return 0.0
+    return stroke_width(response > max(RESPONSE_STRONG, otsu(cand)))
+
+
+def dark_ink(small: np.ndarray) -> bool:
+    """Polarity of a (downscaled) grey image: True for dark ink on light paper.
+
+    Paper is a large bright region that survives an opening much wider than any stroke
+    (whether it fills the frame or lies on a dark desk); light strokes on a dark ground
+    do not survive it."""
+    _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (odd(SHEET_OPENING * min(small.shape)),) * 2)
+    sheet = cv2.morphologyEx(bright, cv2.MORPH_OPEN, k)
+    kept = np.count_nonzero(sheet)
+    return kept >= SHEET_MIN_FRACTION * sheet.size and kept >= SHEET_KEPT * np.count_nonzero(bright)
+
+
+def polarity(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> bool | None:
+    """True for dark ink on light paper, False for light ink on a dark ground, None when the
+    cheap tests below cannot tell (see ``find_digit_candidates``)."""
+    h, w = grey.shape
+    if min(h, w) < TINY_SIDE:  # tiny image (a 28x28 MNIST digit): the border is background
+        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+        return bool(np.median(border) > grey.mean())
+    return polarity_and_background(grey, options)[0]
+
+
+def polarity_and_background(grey: np.ndarray, options: SegmentOptions) -> tuple[bool | None, Background]:
+    """polarity, and the dark-ink Background of ``grey`` (its small copy and closing, and the
+    responses of both polarities) for ``ink_and_sheet`` and ``likely_dark`` to reuse."""
+    small = small_copy(grey, options)
+    bg_dark, dark, light = responses(small, background_kernel(min(grey.shape), small, options))
+    background = Background(small, bg_dark, responses=(dark, light))
+    # Two votes. (1) Ink is thin: with the wrong polarity the "ink" is the paper between
+    # strokes (loops, gaps, grid cells), much wider; a response clearly (2x) the thinner wins.
+    w_dark, w_light = response_width(dark), response_width(light)
+    votes = []
+    if w_light * WIDTH_VOTE < w_dark or w_dark * WIDTH_VOTE < w_light:
+        votes.append(w_dark < w_light)
+    # (2) Paper is a large bright region that survives a wide opening, a board a large dark
+    # one that survives a wide closing; when exactly one is there, it votes. (Both are there
+    # for a sheet on a dark desk and its negative, and in vignetted frames.)
+    sheet, board = dark_ink(small), dark_ink(cv2.bitwise_not(small))
+    if sheet != board:
+        votes.append(sheet)
+    # Noise can fool either (specks read as thin light strokes; a noisy page's Otsu split):
+    # votes that disagree, or none, leave it open.
+    if votes and all(v == votes[0] for v in votes):
+        return votes[0], background
+    return None, background
+
+
+def likely_dark(grey: np.ndarray, options: SegmentOptions, background: Background | None = None) -> bool:
+    """Best guess when ``polarity`` cannot tell: dark ink when there is paper (most photos
+    are of paper), failing that the sparser of the two responses (``background``: reuse
+    ``polarity_and_background``'s small copy and responses)."""
+    small = small_copy(grey, options) if background is None else background.small
+    if dark_ink(small):
+        return True
+    if background is not None and background.responses is not None:
+        dark, light = background.responses
+    else:
+        _, dark, light = responses(small, background_kernel(min(grey.shape), small, options))
+    return float(dark.sum()) <= float(light.sum())
+
+
+def light_to_dark_lut(c: float = 256.0) -> np.ndarray:
+    """uint8 LUT turning light ink on a dark ground into dark ink on a light one:
+    g -> c / (g + c), rescaled to 0..255 (255 for g = 0, 0 for g = 255).
+
+    Light falls on chalk and board alike (a shadow multiplies both), so chalk in a shadow
+    must keep its contrast: with a small ``c`` the map is ~1 / g and the dark path's
+    (paper - ink) / paper is a ratio of the two, whatever the light; a plain negative
+    (255 - g, the limit of a large ``c``) makes chalk in a shadow much fainter. A photo's
+    negative, on the other hand, reads best with the plain negative (it is then the photo).
+    c = 256 keeps both: measured on inverted dev photos and on inverted rendered scenes
+    with shadows, each within ~1 pp of the better extreme."""
+    r = c / (np.arange(256.0) + c)
+    return np.round(255.0 * (r - r[-1]) / (r[0] - r[-1])).astype(np.uint8)
+
+
+LIGHT_TO_DARK = light_to_dark_lut()
+
+
+def ink_map(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> np.ndarray:
+    """uint8 grey (H, W) -> float32 (H, W) ink in [0, 1]: how much darker (or lighter, for
+    light-on-dark) than the local background each pixel is, relative to the background."""
+    return ink_and_sheet(grey, options)[0]
+
+
+def ink_and_sheet(
+    grey: np.ndarray, options: SegmentOptions, dark: bool | None = None, background: Background | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """ink_map, and the uint8 (H, W) mask of the sheet of paper when one lies on a darker
+    surround. ``dark``: the ink's polarity (None: decide here). ``background``: the Background
+    of ``grey`` (of its dark-ink version) when already computed; its ``page`` is filled in here."""
+    if dark is None:
+        dark = polarity(grey, options)
+        if dark is None:
+            dark = likely_dark(grey, options)
+    if not dark:
+        grey = cv2.LUT(grey, LIGHT_TO_DARK)
+    if min(grey.shape) < TINY_SIDE:  # a tiny (e.g. 28x28) image: one background level, from the border
+        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]).astype(np.float32)
+        bg = float(np.median(border))
+        return np.clip((bg - grey.astype(np.float32)) / max(bg, 1.0), 0, 1), None
+    if background is None:
+        background = background_of(grey, options)
+    if not background.page_done:
+        background.page, background.page_done = sheet_mask(background.closing, background.small), True
+    return relative_ink(grey, background)
+
+
+def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, np.ndarray | None]:
+    """(ink, sheet mask) of a dark-ink image from its Background (see ``ink_and_sheet``)."""
+    h, w = grey.shape
+    bg_dark, page = background.closing, background.page
+    bg_u8 = cv2.blur(bg_dark, (3, 3))
+    bg_small = bg_u8.astype(np.float32)
+    # Contrast relative to the local background, but never relative to much less than the
+    # paper's level: a dark desk's texture around a sheet is then weak, not ink.
+    paper = float(np.percentile(bg_dark, 90))
+    # Without a sheet on a dark surround the frame is all paper: its dim parts (vignetting,
+    # underexposure) are still paper, so the floor and the fade sit lower there (measured:
+    # one more dev photo read under gamma 2, nothing else changed).
+    floor, fade = (0.6, 0.3) if page is not None else (0.4, 0.2)
+    # Ink is written on paper: where the background is far darker than the paper (clothing,
+    # desk, deep vignette corners) the response fades out (below 30% (20%) of the paper's level).
+    # The gain (fade / background) is smooth like the background, so it is computed on the small
+    # copy and interpolated; the full-size work is a saturating uint8 subtraction (ink darker
+    # than its background; lighter is 0, as the clip below would make it) and one product.
+    gain = np.clip((bg_small / max(paper, 1.0) - fade) * 5.0, 0.0, 1.0)
+    gain /= np.maximum(bg_small, max(RESPONSE_FLOOR, floor * paper))
+    darker = cv2.subtract(cv2.resize(bg_u8, (w, h), interpolation=cv2.INTER_LINEAR), grey)
+    out = cv2.multiply(darker, cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR), dtype=cv2.CV_32F)
+    np.minimum(out, 1.0, out=out)
+    if page is None:
+        return out, None
+    page = cv2.resize(page, (w, h), interpolation=cv2.INTER_NEAREST)
+    return out * page, page.astype(np.uint8)

@@ -1,0 +1,72 @@
+"""The sheet: a bright, smooth sheet of paper on a much darker or textured surround (desk,
+clothing). Outside it nothing is ink, and its edge counts as the frame's edge."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from edge_runtime.segment.options import odd
+
+SHEET_FRACTION = (0.05, 0.95)
+"""A sheet covers between 5% and 95% of the frame (else paper fills it, or there is none)."""
+SURROUND_DARKNESS = 0.5
+"""The surround's background is at most half as bright as the sheet's."""
+TEXTURE_WINDOW = 0.06
+"""Texture and dullness are read over windows of 6% of the shorter side (sparse ink averages out)."""
+TEXTURE_MIN = 0.05
+"""A desk: local relative standard deviation of at least 5% ..."""
+DULL = 0.8
+"""... and duller than 80% of the paper's level."""
+SHEET_WIDTH = 0.15
+"""A sheet is wider than 15% of the shorter side: narrower arms and bridges are cut."""
+SECOND_SHEET = 0.5
+"""Bright regions at least half the largest one's area count as sheet too."""
+EDGE_MARGIN = 7
+"""Small-copy px: the mask is eroded by this ellipse to drop the paper's own edge."""
+
+
+def sheet_mask(bg: np.ndarray, small: np.ndarray) -> np.ndarray | None:
+    """A sheet of paper on a much darker surround (desk, clothing): float32 mask of the sheet
+    in ``bg``'s pixels (1 = paper), shrunk a little to drop the paper's edge; None when the
+    background ``bg`` has no such dark surround (paper fills the frame, or only vignetting).
+
+    Whether there is a sheet is read from the background (no ink in it); its outline also
+    needs the image ``small`` itself to be smooth there, because the background's closing
+    turns the highlights of a textured desk into bright "paper"."""
+    _, bright = cv2.threshold(bg, 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    frac = bright.mean()
+    if not SHEET_FRACTION[0] < frac < SHEET_FRACTION[1]:
+        return None
+    lo, hi = bg[bright == 0].mean(), bg[bright == 1].mean()
+    if lo > SURROUND_DARKNESS * hi:
+        return None
+    bright[_desk(small, hi) > 0] = 0
+    # Cut arms and bridges to leftover desk: a sheet is much wider than 15% of the frame.
+    wide = cv2.getStructuringElement(cv2.MORPH_RECT, (odd(SHEET_WIDTH * min(small.shape)),) * 2)
+    bright = cv2.morphologyEx(bright, cv2.MORPH_OPEN, wide)
+    # The sheet is the largest bright region (others of half its size count too); smaller
+    # bright patches are highlights on the desk.
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
+    if n > 2:
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        keep = np.concatenate([[False], areas >= SECOND_SHEET * areas.max()])
+        bright = keep[labels].astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (EDGE_MARGIN, EDGE_MARGIN))
+    return cv2.erode(bright, k).astype(np.float32)
+
+
+def _desk(small: np.ndarray, paper: float) -> np.ndarray:
+    """uint8 mask of desk in ``small``: textured and duller than the ``paper`` level, and wide
+    (an opening drops thin edges). Writing on the sheet is textured too, but stays bright."""
+    # Paper is smooth, a desk is textured: the local relative standard deviation (5x5), with a
+    # median over ~6% of the frame so that sparse ink strokes do not count as texture.
+    f = small.astype(np.float32)
+    mean = cv2.blur(f, (5, 5))
+    rel_sd = np.sqrt(np.maximum(cv2.blur(f * f, (5, 5)) - mean * mean, 0.0)) / np.maximum(mean, 1.0)
+    window = odd(TEXTURE_WINDOW * min(small.shape))
+    texture = cv2.medianBlur(np.clip(rel_sd * 1000.0, 0, 255).astype(np.uint8), window)
+    dull = cv2.medianBlur(small, window) < DULL * paper
+    desk = ((texture >= TEXTURE_MIN * 1000.0) & dull).astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
+    return cv2.morphologyEx(desk, cv2.MORPH_OPEN, k)
