@@ -118,6 +118,7 @@ def make_reader(options: RunOptions):
 def read_images(paths: list[str], options: RunOptions, reader=None, emit=print) -> int:
     """Read every image; emit one line per image; return the number of inputs that failed."""
     from edge_runtime.annotate import annotate, save_image
+    from edge_runtime.classifier import ModelError
     from edge_runtime.imageio import ImageError, expand_inputs, load_image
 
     reader = reader or make_reader(options)
@@ -137,9 +138,9 @@ def read_images(paths: list[str], options: RunOptions, reader=None, emit=print) 
                 if options.save:  # a.jpg and a.webp both kept
                     save_image(options.save / (Path(path).name + ".png"), vis)
                 display.show(vis)
-        except (ImageError, OSError) as exc:
+        except (ImageError, ModelError, OSError) as exc:
             failed += 1
-            record["error"] = str(exc) if isinstance(exc, ImageError) else f"cannot save: {exc}"
+            record["error"] = f"cannot save: {exc}" if type(exc) is OSError else str(exc)
         emit(json.dumps(record) if options.json else _format(record))
     return failed
 
@@ -153,6 +154,7 @@ def run_camera(camera_options, options: RunOptions, reader=None, emit=print, war
     Damaged frames of a video file are skipped, and ``warn`` says how many."""
     from edge_runtime.annotate import annotate, save_image
     from edge_runtime.camera import FrameSource
+    from edge_runtime.classifier import ModelError
 
     reader = reader or make_reader(options)
     display = _Display(options.show)
@@ -161,7 +163,13 @@ def run_camera(camera_options, options: RunOptions, reader=None, emit=print, war
     n, t_prev, fps = 0, time.perf_counter(), 0.0
     try:
         for frame in source:
-            reading = reader.read(frame)
+            try:
+                reading = reader.read(frame)
+            except ModelError as exc:  # e.g. NaN logits: this frame's error, as JSON stays valid
+                record = {"source": camera_options.source, "frame": n, "error": str(exc)}
+                emit(json.dumps(record) if options.json else _format(record))
+                n += 1
+                continue
             now = time.perf_counter()
             dt, t_prev = now - t_prev, now
             fps = 1.0 / dt if fps == 0.0 else 0.9 * fps + 0.1 / max(dt, 1e-6)
