@@ -301,3 +301,59 @@ def test_unknown_variant_is_rejected_before_work(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert rc == 2 and "quantization 'int4'" in err
+
+
+# ---------------------------------------------------------------- hostile cases (issue 10)
+
+
+@pytest.mark.slow
+def test_corrupt_mnist_during_force_export_is_one_error_line(exported, tmp_path, capsys):
+    from export.__main__ import main
+
+    out = tmp_path / "models"
+    shutil.copytree(exported["out"], out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    corrupt = tmp_path / "mnist.npz"
+    data = Path(MNIST).read_bytes()
+    corrupt.write_bytes(data[: len(data) // 3])  # truncated zip
+    rc = main(
+        ["--runs", str(exported["tmp"] / "runs"), "--out", str(out), "--archs", "lstm", "--force"]
+        + ["--variants", "fused_float32", "--mnist", str(corrupt), "--test-images", "100"]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("error:") and "mnist.npz" in err[0], err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_two_exports_into_one_folder_take_turns_and_both_are_kept(exported, tmp_path):
+    import threading
+
+    from export.manifest import check_manifest
+    from export.run import run_export
+
+    out = tmp_path / "models"
+    shutil.copytree(exported["out"], out)
+    logs: dict[str, list[str]] = {"a": [], "b": []}
+    errors = []
+
+    def export(key, variant):
+        try:
+            run_export(options(exported["tmp"], out_dir=out, variants=(variant,)), log=logs[key].append)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=export, args=("a", "fused_dynamic")),
+        threading.Thread(target=export, args=("b", "fused_float16")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert any("waiting for another export" in line for line in logs["a"] + logs["b"])
+    names = {e["name"] for e in manifest(out)["models"]}
+    assert {"lstm_fused_dynamic", "lstm_fused_float16"} <= names  # neither export lost the other's
+    assert check_manifest(out) == []
+    assert sorted(p.name for p in out.glob("*.tflite")) == sorted(e["file"] for e in manifest(out)["models"])

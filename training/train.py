@@ -309,6 +309,14 @@ def _train(o: TrainOptions, log: Callable[[str], None]) -> TrainResult:
 
     ckpts = Checkpoints(run_dir / "checkpoints", model, optimizer, fingerprint(o, data.sha256))
     state = ckpts.load(log) if o.resume else None
+    if state is not None and state["step"] > total_steps:
+        # A finished longer run (--epochs 3, then --epochs 2): its weights are past this run's
+        # end and its schedule was not this one's, so train this length afresh instead of
+        # writing the longer model under a config that names the shorter one.
+        log(
+            f"checkpoints in {ckpts.folder} went past this run's end (step {state['step']} > {total_steps}); starting afresh"
+        )
+        state = None
     if state is None:
         ckpts.clear()
         state = {"epoch": 0, "step": 0, "history": [], "step_evals": [], "train_seconds": 0.0}
