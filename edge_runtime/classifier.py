@@ -179,7 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m edge_runtime.classifier MODEL.tflite", file=sys.stderr)
         return 2
-    clf = DigitClassifier(argv[0])
+    try:
+        clf = DigitClassifier(argv[0])
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"{clf.path}: input {clf.input}, output {clf.output}, stateful {clf.stateful}")
     return 0
 

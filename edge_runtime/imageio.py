@@ -321,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in expand_inputs(argv):
         try:
             img = load_image(path)
-            print(f"{path}: {img.shape} {img.dtype}")
+            shown = os.fsencode(path).decode("utf-8", "backslashreplace")  # any byte in a file name
+            print(f"{shown}: {img.shape} {img.dtype}")
         except ImageError as exc:
             print(f"error: {exc}", file=sys.stderr)
             status = 1
