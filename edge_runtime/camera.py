@@ -185,18 +185,20 @@ class FrameSource:
     def _grab_loop(self) -> None:
         """Live sources: keep only the newest frame; reopen the source when it drops out."""
         cap = self._cap
+        last_frame = time.monotonic()
         try:
             while not self._stop.is_set():
-                ok, frame = cap.read()
+                ok, frame = cap.read()  # a silent stream: fails after FFmpeg's read timeout
                 if not ok or frame is None:
                     cap.release()
                     try:
-                        cap = self._cap = self._reopen()
+                        cap = self._cap = self._reopen(last_frame)
                     except CameraError as exc:
                         self._error = exc
                         break
                     self.reconnects += 1
                     continue
+                last_frame = time.monotonic()
                 with self._cond:
                     self._frame, self._seq = frame, self._seq + 1
                     self._cond.notify_all()
@@ -206,19 +208,19 @@ class FrameSource:
                 self._done = True
                 self._cond.notify_all()
 
-    def _reopen(self):
-        started = time.monotonic()
+    def _reopen(self, last_frame: float):
+        """Reopen until ``reconnect_seconds`` after the last frame (at least one attempt)."""
         while not self._stop.is_set():
-            remaining = self.options.reconnect_seconds - (time.monotonic() - started)
+            remaining = self.options.reconnect_seconds - (time.monotonic() - last_frame)
             try:
                 return self._open_interruptibly(remaining)
             except CameraError:
-                if time.monotonic() - started >= self.options.reconnect_seconds:
+                if time.monotonic() - last_frame >= self.options.reconnect_seconds:
                     break
                 time.sleep(0.2)
         raise CameraError(
-            f"camera source {self.options.source!r} stopped delivering frames and did not come back "
-            f"within {time.monotonic() - started:.1f} s (--reconnect-seconds {self.options.reconnect_seconds:g}); "
+            f"camera source {self.options.source!r} stopped delivering frames: none for "
+            f"{time.monotonic() - last_frame:.1f} s (--reconnect-seconds {self.options.reconnect_seconds:g}); "
             "check the cable/stream or raise --reconnect-seconds"
         )
 

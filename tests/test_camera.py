@@ -222,3 +222,51 @@ def test_reconnect_seconds_must_be_finite_and_not_negative():
     for bad in (float("nan"), float("inf"), -1.0):
         with pytest.raises(CameraError, match="reconnect_seconds"):
             CameraOptions(reconnect_seconds=bad)
+
+
+def test_stream_that_stalls_after_some_frames_gives_up_in_bounded_time():
+    """A real MJPEG-over-HTTP server: 20 frames on the first connection, then silence (the
+    connection stays open), and silence on every reconnection."""
+    import re
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    conns = []
+
+    def serve():
+        ok, jpg = cv2.imencode(".jpg", np.full((120, 160, 3), 200, np.uint8))
+        part = (
+            b"--f\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg)
+            + jpg.tobytes()
+            + b"\r\n"
+        )
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            conns.append(c)
+            if len(conns) == 1:
+                c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=f\r\n\r\n")
+                c.sendall(part * 20)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        src = FrameSource(
+            CameraOptions(source=f"http://127.0.0.1:{srv.getsockname()[1]}/", reconnect_seconds=2)
+        )
+        got, t_last = 0, time.monotonic()
+        with pytest.raises(CameraError) as info:
+            for _ in src:
+                got, t_last = got + 1, time.monotonic()
+        waited = time.monotonic() - t_last
+    finally:
+        srv.close()
+        for c in conns:
+            c.close()
+    assert got >= 1 and len(conns) >= 2  # frames were read, then it tried to reconnect
+    said = float(re.search(r"none for ([\d.]+) s", str(info.value)).group(1))
+    assert 2.0 <= said <= waited + 0.1 and waited < 15  # honoured, and the message tells the truth
