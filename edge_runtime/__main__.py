@@ -169,6 +169,8 @@ def run_camera(camera_options, options: RunOptions, reader=None, emit=print, war
                 record = {"source": camera_options.source, "frame": n, "error": str(exc)}
                 emit(json.dumps(record) if options.json else _format(record))
                 n += 1
+                if options.max_frames is not None and n >= options.max_frames:
+                    break
                 continue
             now = time.perf_counter()
             dt, t_prev = now - t_prev, now

@@ -174,10 +174,14 @@ class FrameSource:
 
         helper = threading.Thread(target=target, name="camera-open", daemon=True)
         helper.start()
-        while helper.is_alive():
-            helper.join(0.05)  # short waits: KeyboardInterrupt is raised between them
-            if self._stop.is_set():
-                raise CameraError(f"stopped while opening camera source {self.options.source!r}")
+        try:
+            while helper.is_alive():
+                helper.join(0.05)  # short waits: KeyboardInterrupt is raised between them
+                if self._stop.is_set():
+                    raise CameraError(f"stopped while opening camera source {self.options.source!r}")
+        except KeyboardInterrupt:
+            self._stop.set()  # the helper releases what it opens once FFmpeg gives up
+            raise
         if "error" in box:
             raise box["error"]
         return box["cap"]
