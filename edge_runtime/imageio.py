@@ -186,7 +186,8 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     if image.dtype != np.uint8:
         if image.dtype.kind not in "biuf":
             raise ImageError(f"unsupported pixel type {image.dtype}")
-        img = np.nan_to_num(image.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf, then 0
+            img = np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)  # 4 B/px
         lo, hi = float(img.min()), float(img.max())
         if image.dtype == np.uint16 and hi > 255:
             img = img / 257.0
