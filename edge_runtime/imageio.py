@@ -215,9 +215,11 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
             f"{name}: not a readable image (unknown or unsupported format, or a cut-off header; "
             "use PNG, JPEG, BMP, TIFF, WebP or PNM)"
         )
-    if size[0] * size[1] > max_pixels or min(size) <= 0:
+    if min(size) <= 0:
+        raise ImageError(f"{name}: the header says {size[0]}x{size[1]} pixels: no image")
+    if size[0] * size[1] > max_pixels:
         raise ImageError(
-            f"{name}: image too large or empty ({size[0]}x{size[1]} = {size[0] * size[1] / 1e6:.0f} MP, "
+            f"{name}: image too large ({size[0]}x{size[1]} = {size[0] * size[1] / 1e6:.0f} MP, "
             f"limit {max_pixels / 1e6:.0f} MP); downscale it first"
         )
     # JPEGs (8-bit, no alpha) are decoded with IMREAD_COLOR, which applies the EXIF orientation
