@@ -596,21 +596,9 @@ def _export_source(
         started["t"] = time.perf_counter()
 
     def on_done(v, msg):
-        try:
-            ver = verify_model(
-                msg["file"],
-                data["x"],
-                data["y"],
-                ref["logits"],  # latency: later, in quiet
-                VerifyOptions(num_threads=options.num_threads, latency_runs=0),
-            )
-        except Exception as exc:  # a file the runtime cannot load is that variant's failure
-            return record(v, "failed", why=f"verification failed: {exc}")
-        tol = options.quant_tolerance_pp if v.quantized else options.float_tolerance_pp
-        problems = ship_problems(v, ver, ref["accuracy"], tol)
-        if problems:
-            return record(v, "failed", why="; ".join(problems))
-        entry = make_entry(src, v, ver, Path(msg["file"]), ref, data, options, tol)
+        entry, why = _verify_and_describe(src, v, Path(msg["file"]), ref, data, options)
+        if entry is None:
+            return record(v, "failed", why=why)
         _warn_size(entry, v, log)
         new_entries[v.name] = entry
         record(v, "shipped", entry=entry)
@@ -635,6 +623,25 @@ def _export_source(
         src,
         log,
     )
+
+
+def _verify_and_describe(src: Source, v: Variant, path: Path, ref: dict, data: dict, options) -> tuple:
+    """(manifest entry, "") for a converted file that passes ``ship_problems``, else (None, why)."""
+    try:
+        ver = verify_model(
+            path,
+            data["x"],
+            data["y"],
+            ref["logits"],  # latency: later, in quiet
+            VerifyOptions(num_threads=options.num_threads, latency_runs=0),
+        )
+    except Exception as exc:  # a file the runtime cannot load is that variant's failure
+        return None, f"verification failed: {exc}"
+    tol = options.quant_tolerance_pp if v.quantized else options.float_tolerance_pp
+    problems = ship_problems(v, ver, ref["accuracy"], tol)
+    if problems:
+        return None, "; ".join(problems)
+    return make_entry(src, v, ver, path, ref, data, options, tol), ""
 
 
 def _warn_size(entry: dict, v: Variant, log) -> None:
