@@ -37,8 +37,9 @@ from edge_runtime.manifest import (
 
 __all__ = ["ENTRY_KEYS", "MANIFEST_NAME", "SCHEMA_VERSION", "ManifestError", "sha256_file"]
 
-SHIPPED_NAME = re.compile(r"[a-z0-9_]+-[0-9a-f]{12}\.tflite")
-"""Names this export gives new files; an unlisted file of this form is an orphan to remove."""
+SHIPPED_NAME = re.compile(r"(lstm|gru|rnn|peephole)_(fused|unrolled)_[a-z0-9]+(-[0-9a-f]{12})?\.tflite")
+"""Names export gives files (this version's content-addressed ones and earlier plain ones); an
+unlisted file of this form is an orphan to remove. Other files in the folder are never touched."""
 
 
 def shipped_name(variant: str, sha256: str) -> str:
