@@ -141,8 +141,11 @@ def _peak_rss_mb(code: str) -> tuple[float, str]:
     import subprocess
     import sys
 
-    probe = (
-        code + "\nimport resource; print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    # Peak RSS of this process's own memory: VmHWM. getrusage's ru_maxrss is not usable here: Linux
+    # carries it across fork + exec, so a child of a big pytest process reports the parent's peak.
+    probe = code + (
+        "\nhwm = [line for line in open('/proc/self/status') if line.startswith('VmHWM:')][0]"
+        "\nprint('RSS', int(hwm.split()[1]) / 1024)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
