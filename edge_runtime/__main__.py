@@ -4,15 +4,21 @@
     python -m edge_runtime camera --source 0 --save /tmp/frames --max-frames 100
     python -m edge_runtime camera --source picamera          # Raspberry Pi camera (Picamera2)
 
-One line per image or frame (``--json``: one JSON object per line). The exit status is
-non-zero if any input failed. The model is ``--model``, else $DIGITS_MODEL, else the
-default in models/manifest.json.
+One line per image or frame (``--json``: one JSON object per line). The model is
+``--model``, else $DIGITS_MODEL, else the default in models/manifest.json.
+
+Exit status: 0 all inputs read; 1 some input failed (each failure is its own line, with
+an ``error`` field under ``--json``), or the camera failed; 2 bad usage (a flag, an
+unusable model or manifest, a ``--save`` folder that cannot be written); 130 Ctrl-C
+while opening a camera; 141 the reader of our output went away (``| head``), quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import signal
 import sys
 import time
@@ -47,6 +53,28 @@ def _format(record: dict) -> str:
     return (
         f"{where}: {record['text'] or '(no digits)'}  [{confs}] {record['timings_ms']['total']:.1f} ms{fps}"
     )
+
+
+def display_name(path) -> str:
+    """A file name as printable text: bytes that are not UTF-8 (Unix file names may hold any)
+    show as \\xNN escapes instead of making print() or json.dumps fail."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def prepare_save_dir(folder: Path) -> None:
+    """Create the --save folder and prove a file can be written there; ``OSError`` saying why."""
+    if folder.exists() and not folder.is_dir():
+        raise OSError(f"--save {display_name(folder)} is a file, not a folder; pass a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".digits-write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(
+            f"cannot write to --save folder {display_name(folder)} ({exc.strerror or exc}); "
+            "fix its permissions or pass another folder"
+        ) from exc
 
 
 class _Display:
@@ -89,16 +117,15 @@ def make_reader(options: RunOptions):
 
 def read_images(paths: list[str], options: RunOptions, reader=None, emit=print) -> int:
     """Read every image; emit one line per image; return the number of inputs that failed."""
-    import cv2
-
-    from edge_runtime.annotate import annotate
+    from edge_runtime.annotate import annotate, save_image
+    from edge_runtime.classifier import ModelError
     from edge_runtime.imageio import ImageError, expand_inputs, load_image
 
     reader = reader or make_reader(options)
     display = _Display(options.show)
     failed = 0
     for path in expand_inputs(paths):
-        record: dict = {"source": path, "frame": None}
+        record: dict = {"source": display_name(path), "frame": None}
         try:
             t0 = time.perf_counter()
             image = load_image(path)
@@ -108,25 +135,26 @@ def read_images(paths: list[str], options: RunOptions, reader=None, emit=print) 
             record["timings_ms"]["load"] = round((t1 - t0) * 1e3, 3)
             if options.save or display.enabled:
                 vis = annotate(image, reading, min_confidence=options.min_confidence)
-                if options.save:
-                    options.save.mkdir(parents=True, exist_ok=True)
-                    cv2.imwrite(
-                        str(options.save / (Path(path).name + ".png")), vis
-                    )  # a.jpg and a.webp both kept
+                if options.save:  # a.jpg and a.webp both kept
+                    save_image(options.save / (Path(path).name + ".png"), vis)
                 display.show(vis)
-        except (ImageError, OSError) as exc:
+        except (ImageError, ModelError, OSError) as exc:
             failed += 1
-            record["error"] = str(exc)
+            record["error"] = f"cannot save: {exc}" if type(exc) is OSError else str(exc)
         emit(json.dumps(record) if options.json else _format(record))
     return failed
 
 
-def run_camera(camera_options, options: RunOptions, reader=None, emit=print) -> int:
-    """Read frames until the source ends, --max-frames, Ctrl-C or SIGTERM; return frames read."""
-    import cv2
+def _warn(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
-    from edge_runtime.annotate import annotate
+
+def run_camera(camera_options, options: RunOptions, reader=None, emit=print, warn=_warn) -> int:
+    """Read frames until the source ends, --max-frames, Ctrl-C or SIGTERM; return frames read.
+    Damaged frames of a video file are skipped, and ``warn`` says how many."""
+    from edge_runtime.annotate import annotate, save_image
     from edge_runtime.camera import FrameSource
+    from edge_runtime.classifier import ModelError
 
     reader = reader or make_reader(options)
     display = _Display(options.show)
@@ -135,7 +163,15 @@ def run_camera(camera_options, options: RunOptions, reader=None, emit=print) -> 
     n, t_prev, fps = 0, time.perf_counter(), 0.0
     try:
         for frame in source:
-            reading = reader.read(frame)
+            try:
+                reading = reader.read(frame)
+            except ModelError as exc:  # e.g. NaN logits: this frame's error, as JSON stays valid
+                record = {"source": camera_options.source, "frame": n, "error": str(exc)}
+                emit(json.dumps(record) if options.json else _format(record))
+                n += 1
+                if options.max_frames is not None and n >= options.max_frames:
+                    break
+                continue
             now = time.perf_counter()
             dt, t_prev = now - t_prev, now
             fps = 1.0 / dt if fps == 0.0 else 0.9 * fps + 0.1 / max(dt, 1e-6)
@@ -144,8 +180,7 @@ def run_camera(camera_options, options: RunOptions, reader=None, emit=print) -> 
             if options.save or display.enabled:
                 vis = annotate(frame, reading, fps=fps, min_confidence=options.min_confidence)
                 if options.save:
-                    options.save.mkdir(parents=True, exist_ok=True)
-                    cv2.imwrite(str(options.save / f"frame_{n:06d}.jpg"), vis)
+                    save_image(options.save / f"frame_{n:06d}.jpg", vis)
                 if not display.show(vis):
                     break
             n += 1
@@ -156,7 +191,39 @@ def run_camera(camera_options, options: RunOptions, reader=None, emit=print) -> 
     finally:
         source.stop()
         signal.signal(signal.SIGTERM, previous)
+    if source.bad_frames:
+        warn(
+            f"warning: {camera_options.source}: {source.bad_frames} damaged frames could not be decoded "
+            f"and were skipped ({n} frames read)"
+        )
     return n
+
+
+def _number(kind, low: float, low_ok: bool, what: str):
+    """An argparse type: a finite ``kind`` above ``low`` (or equal, if ``low_ok``), else a clear error."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(value) or value < low or (value == low and not low_ok):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    return parse
+
+
+positive_int = _number(int, 1, True, "a whole number of at least 1")
+seconds = _number(float, 0.0, True, "a finite number of seconds >= 0")
+probability = _number(float, 0.0, True, "a number between 0 and 1")
+
+
+def _probability(text: str) -> float:
+    value = probability(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number between 0 and 1")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,9 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="TFLite model (default: $DIGITS_MODEL, else models/manifest.json's default)",
     )
-    common.add_argument("--threads", type=int, default=1, help="interpreter threads (default: 1)")
+    common.add_argument("--threads", type=positive_int, default=1, help="interpreter threads (default: 1)")
     common.add_argument(
-        "--min-confidence", type=float, default=0.5, help="below this a digit shows as '?' (default: 0.5)"
+        "--min-confidence",
+        type=_probability,
+        default=0.5,
+        help="below this a digit shows as '?' (default: 0.5)",
     )
     common.add_argument(
         "--json", action="store_true", help="one JSON object per line (default: readable lines)"
@@ -178,7 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--show", action="store_true", help="show a live window (needs OpenCV with a GUI)")
     common.add_argument(
-        "--max-frames", type=int, default=None, help="camera: stop after N frames (default: no limit)"
+        "--max-frames",
+        type=positive_int,
+        default=None,
+        help="camera: stop after N frames (default: no limit)",
     )
     p = argparse.ArgumentParser(prog="digits-edge", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -190,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cam.add_argument(
         "--reconnect-seconds",
-        type=float,
+        type=seconds,
         default=10.0,
         help="give up on a lost camera after this long (default: 10)",
     )
@@ -201,6 +274,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly as Unix tools do. Point stdout at
+        # /dev/null so that Python's flush at exit does not raise a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         from edge_runtime.serve.server import main_from_args
@@ -212,8 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     from edge_runtime.classifier import ModelError
 
     try:
+        if options.save is not None:
+            prepare_save_dir(options.save)
         reader = make_reader(options)
-    except (ModelError, ImportError) as exc:
+    except (ModelError, ImportError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = lambda line: print(line, flush=True)  # noqa: E731 (a line per frame must appear at once)
@@ -223,14 +309,23 @@ def main(argv: list[str] | None = None) -> int:
     from edge_runtime.camera import CameraError, CameraOptions
 
     try:
-        run_camera(
+        n = run_camera(
             CameraOptions(source=args.source, reconnect_seconds=args.reconnect_seconds),
             options,
             reader,
             emit=out,
         )
-    except CameraError as exc:
+    except KeyboardInterrupt:  # while the source was being opened, before the first frame
+        print("error: interrupted before the camera delivered a frame", file=sys.stderr)
+        return 130
+    except (CameraError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if n == 0:
+        print(
+            f"error: camera source {args.source!r} delivered no frames (an empty or unreadable video?)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

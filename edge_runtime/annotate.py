@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 
@@ -31,3 +33,15 @@ def annotate(image: np.ndarray, reading, fps: float | None = None, min_confidenc
             thick,
         )
     return vis
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Encode with OpenCV and write the bytes with Python: ``cv2.imwrite`` takes a UTF-8 ``str``
+    and crashed the process (segfault) on a file name that is not valid UTF-8, which a
+    ``bytes``-safe ``open`` handles. ``OSError`` if the file cannot be written."""
+    ext = os.path.splitext(os.fsdecode(path))[1] or ".png"
+    ok, buf = cv2.imencode(ext, image)
+    if not ok:
+        raise OSError(f"cannot encode an image as {ext}")
+    with open(os.fsencode(path), "wb") as f:
+        f.write(buf.tobytes())

@@ -102,10 +102,10 @@ class DigitClassifier:
         self.input = TensorSpec.from_details(inputs[0])
         self.output = TensorSpec.from_details(outputs[0])
         self._in_index, self._out_index = inputs[0]["index"], outputs[0]["index"]
-        if self.input.shape[-2:] != (28, 28) or self.output.shape[-1] != 10:
+        if self.input.shape != (1, 28, 28) or self.output.shape != (1, 10):
             raise ModelError(
                 f"{path}: not a digit model (input {self.input.shape}, output {self.output.shape}); "
-                "expected (1, 28, 28) -> (1, 10)"
+                "expected (1, 28, 28) -> (1, 10): one digit of 28 rows x 28 pixels per invoke, batch 1"
             )
         self.batch = self.input.shape[0]
         self.stateful = _has_state(self.interpreter)
@@ -166,6 +166,8 @@ class DigitClassifier:
         step = self.step()
         for i in range(len(q)):
             out[i] = self.dequantize_output(step(q[i : i + 1]))[0]
+        if not np.isfinite(out).all():  # never let NaN/inf reach a confidence or --json
+            raise ModelError(f"{self.path}: the model gave non-finite logits (NaN or inf); it is broken")
         return out
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
@@ -177,7 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m edge_runtime.classifier MODEL.tflite", file=sys.stderr)
         return 2
-    clf = DigitClassifier(argv[0])
+    try:
+        clf = DigitClassifier(argv[0])
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"{clf.path}: input {clf.input}, output {clf.output}, stateful {clf.stateful}")
     return 0
 

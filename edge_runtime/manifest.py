@@ -1,60 +1,257 @@
-"""Find the shipped model: models/manifest.json names the default .tflite file.
+"""models/manifest.json: its one typed definition, and finding (and checking) the model to run.
 
-Order: an explicit path, then the ``DIGITS_MODEL`` environment variable, then the
-manifest's default in ``<project>/models`` (the folder next to edge_runtime/).
+``parse_manifest`` turns the JSON into a frozen ``Manifest`` of ``ManifestEntry`` records
+or raises ``ManifestError`` with one line naming the problem (``"models": 5``, an entry
+without ``file``, ``"file": null``, a default that is not listed...). The export writes
+through the same definition (export/manifest.py), so a manifest it writes always parses.
 
-    python -m edge_runtime.manifest   # print the default model path
+Which model runs: an explicit path, then the ``DIGITS_MODEL`` environment variable, then
+the manifest's default in ``<project>/models`` (the folder next to edge_runtime/). The
+file's sha256 is checked against the manifest whenever the model's folder has a
+manifest.json that lists a file of that name: a swapped or damaged file is refused with
+``ManifestError``. A model file outside any manifest (``--model /tmp/experiment.tflite``)
+has no recorded hash and runs unchecked; the classifier still checks its shapes.
+
+    python -m edge_runtime.manifest [models/]   # print the default model path (checked)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
+import re
 import sys
+import typing
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from edge_runtime.classifier import ModelError
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 """<project>/models: where make export writes the .tflite files and manifest.json."""
+MANIFEST_NAME = "manifest.json"
+SCHEMA_VERSION = 1
 
 
-def read_manifest(models_dir: str | Path | None = None) -> dict:
-    """The parsed models/manifest.json; ``ModelError`` saying what to do if it is missing or bad."""
-    path = Path(models_dir or MODELS_DIR) / "manifest.json"
+class ManifestError(ModelError):
+    """models/manifest.json is missing, unreadable, of the wrong shape, or does not match a file."""
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One shipped .tflite file. Fields without a default are required and never null."""
+
+    name: str
+    """Variant name, e.g. lstm_fused_int8; unique in the manifest."""
+    file: str
+    """File name inside the manifest's folder (no folders, no '..')."""
+    sha256: str
+    """Hex sha256 of the file; the runtime refuses a file that does not match."""
+    size_bytes: int
+    arch: str
+    graph: str
+    quantization: str
+    input: dict
+    """Tensor record: dtype, shape, scale, zero_point."""
+    output: dict
+    test_accuracy: float
+    """Accuracy on the MNIST test images, measured after export (0..1)."""
+    latency_us_p50: float
+    """Export-time median latency per digit, 1 thread (us)."""
+    input_contract: dict | None = None
+    ops: list | None = None
+    keras_test_accuracy: float | None = None
+    agreement: float | None = None
+    max_logit_diff: float | None = None
+    tolerance_pp: float | None = None
+    test_images: int | None = None
+    repeatable: bool | None = None
+    training: dict | None = None
+    data_sha256: str | None = None
+    keras: dict | None = None
+    converter: dict | None = None
+    cache_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    schema: int
+    default: str
+    """Name of the model the runtime uses unless told otherwise."""
+    default_reason: str
+    models: tuple[ManifestEntry, ...]
+
+    def entry(self, name: str) -> ManifestEntry:
+        return next(e for e in self.models if e.name == name)
+
+    def by_file(self, file: str) -> ManifestEntry | None:
+        return next((e for e in self.models if e.file == file), None)
+
+    def to_json(self) -> dict:
+        """The JSON object written to manifest.json (entries as dicts, in order)."""
+        return {
+            "schema": self.schema,
+            "default": self.default,
+            "default_reason": self.default_reason,
+            "models": [asdict(e) for e in self.models],
+        }
+
+
+ENTRY_KEYS = tuple(f.name for f in fields(ManifestEntry))
+"""Every key of an entry, as export writes it."""
+TENSOR_KEYS = ("dtype", "shape", "scale", "zero_point")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _type_ok(value, annotation) -> bool:
+    """Whether a JSON value fits one of the simple annotations used above."""
+    allowed = typing.get_args(annotation) or (annotation,)
+    for t in allowed:
+        if t is type(None) and value is None:
+            return True
+        if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                return math.isfinite(value)
+            except OverflowError:  # an integer too large for a float
+                return False
+        if t is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if t in (str, dict, list, bool) and isinstance(value, t):
+            return True
+    return False
+
+
+def _type_name(annotation) -> str:
+    names = [getattr(t, "__name__", str(t)) for t in (typing.get_args(annotation) or (annotation,))]
+    return " or ".join("null" if n == "NoneType" else n for n in names)
+
+
+_HINTS = typing.get_type_hints(ManifestEntry)
+
+
+def parse_entry(obj, where: str = "entry") -> ManifestEntry:
+    """A JSON object -> ManifestEntry; ``ManifestError`` naming the first problem. Unknown keys
+    (from a newer export) are ignored."""
+    if not isinstance(obj, dict):
+        raise ManifestError(f"{where} is {type(obj).__name__}, not an object")
+    name = obj.get("name")
+    where = f"{where} {name!r}" if isinstance(name, str) else where
+    values = {}
+    for f in fields(ManifestEntry):
+        required = f.default is f.default_factory  # both dataclasses.MISSING: no default
+        if f.name not in obj:
+            if required:
+                raise ManifestError(f"{where} has no {f.name!r}")
+            continue
+        value = obj[f.name]
+        if not _type_ok(value, _HINTS[f.name]):
+            raise ManifestError(
+                f"{where}: {f.name!r} is {json.dumps(value)[:40]}, not {_type_name(_HINTS[f.name])}"
+            )
+        values[f.name] = value
+    entry = ManifestEntry(**values)
+    if Path(entry.file).name != entry.file or entry.file in ("", ".", ".."):
+        raise ManifestError(
+            f"{where}: 'file' must be a file name in the manifest's folder, not {entry.file!r}"
+        )
+    if not _HEX64.fullmatch(entry.sha256):
+        raise ManifestError(f"{where}: 'sha256' is not 64 hex digits")
+    for side in ("input", "output"):
+        missing = [k for k in TENSOR_KEYS if k not in getattr(entry, side)]
+        if missing:
+            raise ManifestError(f"{where}: {side!r} lacks {', '.join(missing)}")
+    return entry
+
+
+def parse_manifest(obj, where: str = MANIFEST_NAME) -> Manifest:
+    """Parsed JSON -> Manifest; ``ManifestError`` with one line naming the first problem."""
+    if not isinstance(obj, dict):
+        raise ManifestError(f"{where}: top level is {type(obj).__name__}, not an object")
+    models = obj.get("models")
+    if not isinstance(models, list):
+        raise ManifestError(f"{where}: 'models' is {json.dumps(models)[:40]}, not a list")
+    entries = tuple(parse_entry(e, f"{where}: models[{i}]") for i, e in enumerate(models))
+    names = [e.name for e in entries]
+    if len(set(names)) != len(names):
+        raise ManifestError(f"{where}: model names repeat ({', '.join(sorted(names))})")
+    default, schema, reason = (
+        obj.get("default"),
+        obj.get("schema", SCHEMA_VERSION),
+        obj.get("default_reason", ""),
+    )
+    if not isinstance(default, str) or default not in names:
+        raise ManifestError(f"{where}: default model {json.dumps(default)[:40]} is not in its 'models' list")
+    if not _type_ok(schema, int) or not isinstance(reason, str):
+        raise ManifestError(f"{where}: 'schema' must be a number and 'default_reason' a string")
+    return Manifest(schema=schema, default=default, default_reason=reason, models=entries)
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_manifest(models_dir: str | Path | None = None) -> Manifest:
+    """The parsed <models_dir>/manifest.json; ``ManifestError`` saying what to do if it is
+    missing, unreadable or of the wrong shape."""
+    path = Path(models_dir or MODELS_DIR) / MANIFEST_NAME
     if not path.is_file():
-        raise ModelError(f"no model manifest at {path}; run make export or pass --model PATH.tflite")
+        raise ManifestError(f"no model manifest at {path}; run make export or pass --model PATH.tflite")
     try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"unreadable model manifest {path}: {exc}; run make export again") from exc
-    if not isinstance(manifest, dict) or "models" not in manifest:
-        raise ModelError(f"{path} has no 'models' list; run make export again")
-    return manifest
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ManifestError(f"unreadable model manifest {path}: {exc}; run make export again") from exc
+    try:
+        return parse_manifest(data, str(path))
+    except ManifestError as exc:
+        raise ManifestError(f"{exc}; run make export again") from None
+
+
+def check_file(folder: Path, entry: ManifestEntry) -> Path:
+    """The entry's file, if it exists and has the recorded sha256; ``ManifestError`` otherwise."""
+    path = folder / entry.file
+    if not path.is_file():
+        raise ManifestError(
+            f"model file {path} named in {folder / MANIFEST_NAME} is missing; run make export"
+        )
+    if sha256_file(path) != entry.sha256:
+        raise ManifestError(
+            f"{path} does not match the sha256 in {folder / MANIFEST_NAME} (the file was replaced or "
+            "damaged); copy it again with its manifest, or run make export"
+        )
+    return path
 
 
 def default_model_path(models_dir: str | Path | None = None) -> Path:
-    """Path of the manifest's default model in ``models_dir`` (default <project>/models)."""
+    """Path of the manifest's default model in ``models_dir`` (default <project>/models), checked
+    against its sha256."""
     folder = Path(models_dir or MODELS_DIR)
     manifest = read_manifest(folder)
-    name = manifest.get("default")
-    for entry in manifest["models"]:
-        if entry.get("name") == name:
-            return folder / entry["file"]
-    raise ModelError(
-        f"{folder / 'manifest.json'}: default model {name!r} is not in its 'models' list; run make export"
-    )
+    return check_file(folder, manifest.entry(manifest.default))
+
+
+def verify_model_path(path: str | Path) -> Path:
+    """A model named by path: checked against its folder's manifest.json when that lists a file
+    of this name; returned unchecked when there is no manifest there or it does not list it."""
+    path = Path(path)
+    if not (path.parent / MANIFEST_NAME).is_file():
+        return path
+    entry = read_manifest(path.parent).by_file(path.name)
+    return path if entry is None else check_file(path.parent, entry)
 
 
 def resolve_model(model: str | Path | None = None) -> Path:
     """An explicit model path, else $DIGITS_MODEL, else the manifest default in <project>/models
     (else in ./models, for a non-editable install whose package folder has no models/)."""
-    if model:
-        return Path(model)
-    env = os.environ.get("DIGITS_MODEL")
-    if env:
-        return Path(env)
-    if not (MODELS_DIR / "manifest.json").is_file() and (Path.cwd() / "models" / "manifest.json").is_file():
+    explicit = model or os.environ.get("DIGITS_MODEL")
+    if explicit:
+        return verify_model_path(explicit)
+    if not (MODELS_DIR / MANIFEST_NAME).is_file() and (Path.cwd() / "models" / MANIFEST_NAME).is_file():
         return default_model_path(Path.cwd() / "models")
     return default_model_path()
 

@@ -9,7 +9,8 @@ Trains an architecture first if runs/<arch>/model.keras is missing (unless
 edge runtime on the 10k MNIST test images, and writes models/*.tflite and
 models/manifest.json (see export/run.py for what is kept when something fails).
 Exit status: 0 all variants shipped or up to date, 1 some variant failed,
-2 bad input (no model, no MNIST, unwritable output, corrupt model file).
+2 bad input (no model, no or corrupt MNIST, unwritable output, corrupt model file,
+a bad flag value). Two exports into one folder take turns (see export/run.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,17 @@ import sys
 from pathlib import Path
 
 from export.run import ExportError, ExportOptions, ExportResult, run_export
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (0 images cannot calibrate or verify anything)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
 
 
 def split(text: str | None) -> tuple[str, ...]:
@@ -49,12 +61,15 @@ def parse_options(argv: list[str] | None = None) -> ExportOptions:
     )
     p.add_argument(
         "--calibration-samples",
-        type=int,
+        type=positive_int,
         default=ExportOptions.calibration_samples,
         help=f"training images to calibrate int8 (default: {ExportOptions.calibration_samples})",
     )
     p.add_argument(
-        "--test-images", type=int, default=None, help="verify on the first N test images (default: all 10000)"
+        "--test-images",
+        type=positive_int,
+        default=None,
+        help="verify on the first N test images (default: all 10000)",
     )
     a = p.parse_args(argv)
     return ExportOptions(

@@ -1,14 +1,17 @@
 """models/manifest.json: what was shipped, how it was made and how well it does.
 
 Top level: {"schema": 1, "default": "<model name>", "default_reason": "<rule>",
-"models": [entry, ...]}. One entry per shipped .tflite file (see ``ENTRY_KEYS``):
-file, sha256, size, architecture, graph, quantization, I/O dtypes and quantization
-parameters, the input contract, accuracy measured after export, the training
-config and data hash that made it, the converter versions and the cache key.
+"models": [entry, ...]}. One entry per shipped .tflite file; the one typed definition
+of an entry and of the manifest is ``edge_runtime.manifest`` (``ManifestEntry``,
+``parse_manifest``), which this module uses to read, check and write.
 
-Writes are atomic (temporary file in the same folder, fsync, rename), so a reader
-sees either the old manifest or the new one, never half of one; ``commit`` swaps
-new model files in and writes the manifest last, undoing the swap if that fails.
+The swap is atomic as a whole, with the manifest as the single pointer: a new model
+file gets a content-addressed name (``lstm_fused_int8-<sha256[:12]>.tflite``), so it
+never overwrites a file the current manifest names; then one ``os.replace`` puts the
+new manifest in place; then files that no manifest names any more are removed. A
+reader (or ``python -m export.manifest``) sees the old set or the new set, whatever
+point a kill -9 interrupts: files no manifest names are orphans, ignored by the check
+and removed by the next export.
 
     python -m export.manifest models/     # check the manifest against the files
 """
@@ -18,13 +21,33 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
+import re
 import sys
 import tempfile
 from pathlib import Path
 
-MANIFEST_NAME = "manifest.json"
-SCHEMA_VERSION = 1
+from edge_runtime.manifest import (
+    ENTRY_KEYS,
+    MANIFEST_NAME,
+    SCHEMA_VERSION,
+    ManifestError,
+    parse_manifest,
+    sha256_file,
+)
+
+__all__ = ["ENTRY_KEYS", "MANIFEST_NAME", "SCHEMA_VERSION", "ManifestError", "sha256_file"]
+
+SHIPPED_NAME = re.compile(
+    r"((lstm|gru|rnn|peephole)_(fused|unrolled)_[a-z0-9]+|lstm_stepwise)(-[0-9a-f]{12})?\.tflite"
+)
+"""Names export gives files (this version's content-addressed ones and earlier plain ones); an
+unlisted file of this form is an orphan to remove. Other files in the folder are never touched."""
+
+
+def shipped_name(variant: str, sha256: str) -> str:
+    """Content-addressed file name of a new model: never the name of a different file."""
+    return f"{variant}-{sha256[:12]}.tflite"
+
 
 INPUT_CONTRACT = {
     "shape": [1, 28, 28],
@@ -36,31 +59,6 @@ INPUT_CONTRACT = {
     "output": "(1, 10) logits; softmax is the caller's",
 }
 
-ENTRY_KEYS = (
-    "name",
-    "file",
-    "sha256",
-    "size_bytes",
-    "arch",
-    "graph",
-    "quantization",
-    "input",
-    "output",
-    "input_contract",
-    "ops",
-    "test_accuracy",
-    "keras_test_accuracy",
-    "agreement",
-    "max_logit_diff",
-    "latency_us_p50",
-    "tolerance_pp",
-    "test_images",
-    "training",
-    "data_sha256",
-    "keras",
-    "converter",
-    "cache_key",
-)
 GRAPHS = ("fused", "unrolled")
 QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "int8", "int16x8")
 
@@ -72,14 +70,6 @@ DEFAULT_RULE = (
     "the smaller file"
 )
 PRODUCT_ARCH = "lstm"
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sha256_json(obj) -> str:
@@ -104,50 +94,63 @@ def write_atomic(path: str | Path, data: bytes) -> None:
 
 
 def read_manifest(out_dir: str | Path) -> dict | None:
-    """The manifest in ``out_dir``, or None if there is none or it is unreadable."""
+    """The manifest in ``out_dir`` as checked JSON, or None if there is none or it is unreadable
+    or of the wrong shape (the export then starts from nothing, and replaces it)."""
     path = Path(out_dir) / MANIFEST_NAME
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
+        data = json.loads(path.read_bytes())
+        parse_manifest(data, str(path))
+    except (OSError, ValueError, RecursionError, ManifestError):
         return None
     return data
 
 
 def write_manifest(out_dir: str | Path, manifest: dict) -> Path:
+    """Check ``manifest`` against the typed definition, then write it atomically."""
+    parse_manifest(manifest, "manifest to write")  # a writer bug fails here, not in a reader
     path = Path(out_dir) / MANIFEST_NAME
     write_atomic(path, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode())
     return path
 
 
-def commit(out_dir: Path, work: Path, files: list[str], manifest: dict) -> Path:
-    """Rename the new files into place, then write the manifest; undo the renames if that fails.
+def commit(out_dir: Path, staged: dict[str, Path], manifest: dict, previous: dict | None) -> list[str]:
+    """Switch ``out_dir`` from the ``previous`` manifest's set to ``manifest``'s; return removed files.
 
-    Each replaced file is first hard-linked into the work folder so it can be put back;
-    readers never see a missing file (os.replace is atomic).
+    ``staged`` maps each new file name (content-addressed, see ``shipped_name``) to its file in
+    the work folder. Three steps, each safe to be killed after: (1) rename the new files in
+    (they overwrite no file the previous manifest names); (2) replace manifest.json, the one
+    pointer; (3) remove files no manifest names any more. If (1) or (2) raises, the files moved
+    in are removed again and the previous manifest stays in force.
     """
-    undo: list[tuple[Path, Path | None]] = []  # (file in out_dir, its backup or None if it was new)
+    listed = {e["file"] for e in (previous or {}).get("models", [])}
+    moved: list[Path] = []
     try:
-        for name in files:
-            dst, backup = out_dir / name, None
-            if dst.exists():
-                backup = work / f"{name}.previous"
-                backup.unlink(missing_ok=True)
-                try:
-                    os.link(dst, backup)
-                except OSError:  # no hard links on this filesystem (e.g. FAT)
-                    shutil.copy2(dst, backup)
-            undo.append((dst, backup))
-            os.replace(work / name, dst)
-        return write_manifest(out_dir, manifest)
+        for name, src in staged.items():
+            dst = out_dir / name
+            if name in listed:  # same name = same content (the hash is in it): keep the live file
+                continue
+            os.replace(src, dst)
+            moved.append(dst)
+        write_manifest(out_dir, manifest)
     except BaseException:
-        for dst, backup in reversed(undo):
-            if backup is not None:
-                os.replace(backup, dst)
-            else:
-                dst.unlink(missing_ok=True)
+        for dst in moved:
+            dst.unlink(missing_ok=True)
         raise
+    return remove_unlisted(out_dir, manifest, listed)
+
+
+def remove_unlisted(out_dir: Path, manifest: dict, also: set[str] = frozenset()) -> list[str]:
+    """Delete files ``manifest`` does not name: those in ``also`` (the previous manifest's) and
+    orphans with a content-addressed name (left by a killed export). Other files are left alone."""
+    live = {e["file"] for e in manifest.get("models", [])}
+    removed = []
+    for p in sorted(out_dir.iterdir()):
+        if p.name in live or not p.is_file():
+            continue
+        if p.name in also or SHIPPED_NAME.fullmatch(p.name):
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+    return removed
 
 
 def choose_default(entries: list[dict], tolerance_pp: float) -> tuple[str | None, str]:
@@ -176,33 +179,30 @@ def build_manifest(entries: list[dict], tolerance_pp: float) -> dict:
 
 
 def check_manifest(out_dir: str | Path) -> list[str]:
-    """Problems with ``out_dir``'s manifest (missing keys, bad values, hash/size mismatches); [] if fine."""
+    """Problems with ``out_dir``'s manifest (wrong shape, missing keys, bad values, hash/size
+    mismatches); [] if fine. Files the manifest does not name are not looked at."""
     out_dir = Path(out_dir)
-    m = read_manifest(out_dir)
-    if m is None:
-        return [f"{out_dir / MANIFEST_NAME}: missing or not a manifest"]
-    problems = []
-    names = [e.get("name") for e in m["models"]]
-    if m.get("default") not in names:
-        problems.append(f"default {m.get('default')!r} is not one of the models {names}")
-    if not m.get("default_reason"):
-        problems.append("default_reason is empty")
-    for e in m["models"]:
-        name = e.get("name", "?")
-        missing = [k for k in ENTRY_KEYS if k not in e]
+    path = out_dir / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:
+        return [f"{path}: missing or not a manifest ({exc})"]
+    try:
+        m = parse_manifest(data, str(path))
+    except ManifestError as exc:
+        return [str(exc)]
+    problems = [] if m.default_reason else ["default_reason is empty"]
+    for raw, e in zip(data["models"], m.models):
+        missing = [k for k in ENTRY_KEYS if k not in raw]
         if missing:
-            problems.append(f"{name}: missing keys {missing}")
-            continue
-        if e["graph"] not in GRAPHS or e["quantization"] not in QUANTIZATIONS:
-            problems.append(f"{name}: graph {e['graph']!r} / quantization {e['quantization']!r} not allowed")
-        f = out_dir / e["file"]
+            problems.append(f"{e.name}: missing keys {missing}")
+        if e.graph not in GRAPHS or e.quantization not in QUANTIZATIONS:
+            problems.append(f"{e.name}: graph {e.graph!r} / quantization {e.quantization!r} not allowed")
+        f = out_dir / e.file
         if not f.is_file():
-            problems.append(f"{name}: file {f} is missing")
-        elif f.stat().st_size != e["size_bytes"] or sha256_file(f) != e["sha256"]:
-            problems.append(f"{name}: {f} does not match its recorded size/sha256")
-        for side in ("input", "output"):
-            if not {"dtype", "shape", "scale", "zero_point"} <= set(e[side]):
-                problems.append(f"{name}: {side} lacks dtype/shape/scale/zero_point")
+            problems.append(f"{e.name}: file {f} is missing")
+        elif f.stat().st_size != e.size_bytes or sha256_file(f) != e.sha256:
+            problems.append(f"{e.name}: {f} does not match its recorded size/sha256")
     return problems
 
 

@@ -3,10 +3,13 @@
 For each architecture: train it if runs/<arch>/model.keras is missing, convert its
 variants in a child process (``export.convert``; a converter crash fails only the
 variant it was converting), verify each file with the edge runtime's classifier,
-and ship the ones that keep the Keras model's accuracy. Nothing in the output
-folder changes until the end: new files wait in a hidden work folder inside it,
-then are renamed into place and the manifest is written last, atomically; files of
-models that left the manifest are removed only after that.
+and ship the ones that keep the Keras model's accuracy (``ship_problems``). Nothing
+in the output folder changes until the end: new files wait in a hidden work folder
+inside it, then move in under content-addressed names that no live file has, then one
+atomic replace of manifest.json switches to the new set, then files that left it are
+removed (``export.manifest.commit``): a kill -9 at any point leaves the old set or the
+new set. Exports into one folder are serialised by a lock on the folder (flock: the
+kernel drops it when its process dies, so a killed export never blocks the next one).
 
 A variant whose cache key (model.keras hash, training config, converter versions,
 variant and recipe settings) matches its manifest entry and whose file still has
@@ -17,6 +20,7 @@ the recorded hash is reused without converting: a second export is quick.
 
 from __future__ import annotations
 
+import fcntl
 import importlib.metadata
 import json
 import os
@@ -33,7 +37,17 @@ from pathlib import Path
 import numpy as np
 
 from export.convert import Variant, default_variants, parse_variant, run_children
-from export.manifest import INPUT_CONTRACT, build_manifest, commit, read_manifest, sha256_file, sha256_json
+from export.manifest import (
+    INPUT_CONTRACT,
+    build_manifest,
+    commit,
+    read_manifest,
+    remove_unlisted,
+    sha256_file,
+    sha256_json,
+    shipped_name,
+)
+from export.stepwise import export_stepwise
 from export.verify import FUSED_LSTM_OP, VerifyOptions, compare_latencies, verify_model
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -211,6 +225,23 @@ def data_sha256(config: dict) -> str | None:
 
 
 @contextmanager
+def export_lock(out_dir: Path, log: Callable[[str], None] = lambda s: None):
+    """Hold an exclusive lock on ``out_dir`` for the whole export; wait (saying so) while
+    another export holds it. flock on the folder itself: no lock file to go stale, and the
+    kernel releases it when the holder exits or is killed."""
+    fd = os.open(out_dir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another export into {out_dir} to finish ...")
+            fcntl.flock(fd, fcntl.LOCK_EX)  # Ctrl-C still interrupts the wait
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
 def deferred_interrupts():
     """Hold Ctrl-C/SIGTERM while the output folder is being switched to the new state."""
     caught = []
@@ -297,6 +328,7 @@ def find_sources(options: ExportOptions) -> tuple[list[Source], list[str]]:
 
 def train_missing(options: ExportOptions, archs: list[str], log: Callable[[str], None]) -> list[Source]:
     try:
+        from training.data import MnistError
         from training.train import TrainOptions, train  # imports TensorFlow: only when training
     except ImportError as exc:
         raise ExportError(
@@ -309,7 +341,10 @@ def train_missing(options: ExportOptions, archs: list[str], log: Callable[[str],
         run_dir = Path(options.runs_dir) / arch
         log(f"training {arch} into {run_dir} (no trained model found) ...")
         t = time.perf_counter()
-        train(TrainOptions(arch=arch, out_dir=str(run_dir), mnist=options.mnist), log=log)
+        try:
+            train(TrainOptions(arch=arch, out_dir=str(run_dir), mnist=options.mnist), log=log)
+        except MnistError as exc:  # a corrupt MNIST file: one line, exit 2
+            raise ExportError(str(exc)) from None
         log(f"trained {arch} in {time.perf_counter() - t:.0f} s")
         path = run_dir / "model.keras"
         if not path.is_file():
@@ -337,58 +372,111 @@ def cache_key(source: Source, variant: Variant, options: ExportOptions) -> str:
 # ---------------------------------------------------------------- the job
 
 
+def ship_problems(variant: Variant, ver, keras_accuracy: float, tolerance_pp: float) -> list[str]:
+    """Why a converted and verified file must not ship; [] to ship it. The rule: accuracy within
+    ``tolerance_pp`` of the Keras model's, repeatable logits (state reset), the fused LSTM op in
+    a fused graph, and int8 input and output for a full-integer model."""
+    problems = []
+    loss_pp = (keras_accuracy - ver.test_accuracy) * 100
+    if loss_pp > tolerance_pp + 1e-9:
+        problems.append(
+            f"accuracy {ver.test_accuracy:.2%} is {loss_pp:.2f} pp below Keras "
+            f"{keras_accuracy:.2%} (tolerance {tolerance_pp} pp)"
+        )
+    if not ver.repeatable:
+        problems.append("not repeatable: the same image gave different logits (state not reset?)")
+    if variant.graph == "fused" and FUSED_LSTM_OP not in ver.ops:
+        problems.append(f"no {FUSED_LSTM_OP} op in the fused graph (ops: {', '.join(ver.ops)})")
+    if variant.quant == "int8" and (ver.input["dtype"] != "int8" or ver.output["dtype"] != "int8"):
+        problems.append(f"int8 model has {ver.input['dtype']} input / {ver.output['dtype']} output")
+    return problems
+
+
 def run_export(options: ExportOptions, log: Callable[[str], None] = lambda s: None) -> ExportResult:
     """Train what is missing, convert, verify, and update ``options.out_dir``. Raises ExportError
     for bad input; a failing variant is reported in the result instead."""
     t_start = time.perf_counter()
     out_dir = Path(options.out_dir)
     check_writable(out_dir)
+    with export_lock(out_dir, log):
+        result = _export_locked(options, out_dir, log)
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+def _export_locked(options: ExportOptions, out_dir: Path, log: Callable[[str], None]) -> ExportResult:
     remove_stale_work_dirs(out_dir)
-    previous = read_manifest(out_dir)
-    prev_entries = {e.get("name"): e for e in (previous or {}).get("models", []) if isinstance(e, dict)}
+    previous = read_manifest(out_dir)  # read under the lock: a finished export's set is kept
+    if previous is not None:
+        remove_unlisted(out_dir, previous)  # orphans of a killed export
+    prev_entries = {e["name"]: e for e in (previous or {}).get("models", [])}
     sources, to_train = find_sources(options)
     result = ExportResult(
         out_dir=out_dir,
         manifest=(out_dir / "manifest.json") if previous else None,
         default=(previous or {}).get("default"),
     )
-
-    # MNIST is needed to train, calibrate and verify: check it before the expensive part.
-    from training.data import MnistError, load_mnist, resolve_path
-
-    mnist_path = None
-
-    def mnist():
-        nonlocal mnist_path
-        if mnist_path is None:
-            try:
-                mnist_path = str(resolve_path(options.mnist, download=False))
-            except MnistError as exc:
-                raise ExportError(str(exc)) from exc
-        return mnist_path
-
+    mnist = MnistSource(options.mnist)  # checked before the expensive part
     if to_train:
-        mnist()
+        mnist.path()
         sources += train_missing(options, to_train, log)
         result.trained = list(to_train)
+    plan, kept = _plan(sources, prev_entries, options, out_dir, result, log)
+    work = out_dir / f"{WORK_PREFIX}{os.getpid()}.tmp"
+    try:
+        new_entries: dict[str, dict] = {}
+        if plan:
+            data = _load_test(mnist, options)
+            work.mkdir(exist_ok=True)
+            for src, todo in plan:
+                _export_source(src, todo, work, data, options, result, new_entries, log)
+        new_entries.update(
+            export_stepwise(out_dir, work, sources, options, log)
+        )  # the serve page's per-row LSTM
+        final = {**_carried(prev_entries, sources, kept, out_dir), **kept, **new_entries}
+        unchanged = not new_entries and previous is not None and set(final) == set(prev_entries)
+        if final and not unchanged:  # else nothing changed, or everything failed: keep the folder
+            _switch(out_dir, work, final, new_entries, previous, options, result)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
 
-    # Which variants are already up to date?
+
+class MnistSource:
+    """The MNIST path, resolved once when first needed; ExportError if it is missing."""
+
+    def __init__(self, given: str | None):
+        self.given, self._path = given, None
+
+    def path(self) -> str:
+        from training.data import MnistError, resolve_path
+
+        if self._path is None:
+            try:
+                self._path = str(resolve_path(self.given, download=False))
+            except MnistError as exc:
+                raise ExportError(str(exc)) from None
+        return self._path
+
+
+def _plan(sources, prev_entries, options, out_dir, result, log):
+    """([(source, variants to convert)], {name: cached entry}): a variant is cached when its
+    cache key matches its entry and the entry's file still has the recorded size and hash."""
     plan: list[tuple[Source, list[Variant]]] = []
     kept: dict[str, dict] = {}
     for src in sources:
         src.keras_sha256 = sha256_file(src.keras_path)
         todo = []
         for v in src.variants:
-            key = cache_key(src, v, options)
             old = prev_entries.get(v.name)
-            f = out_dir / v.file
+            f = out_dir / old["file"] if old else None
             if (
                 not options.force
                 and old
-                and old.get("cache_key") == key
+                and old.get("cache_key") == cache_key(src, v, options)
                 and f.is_file()
-                and f.stat().st_size == old.get("size_bytes")
-                and sha256_file(f) == old.get("sha256")
+                and f.stat().st_size == old["size_bytes"]
+                and sha256_file(f) == old["sha256"]
             ):
                 kept[v.name] = old
                 result.variants.append(VariantResult(v.name, "cached", entry=old))
@@ -397,60 +485,86 @@ def run_export(options: ExportOptions, log: Callable[[str], None] = lambda s: No
                 todo.append(v)
         if todo:
             plan.append((src, todo))
+    return plan, kept
 
-    new_entries: dict[str, dict] = {}
-    work = out_dir / f"{WORK_PREFIX}{os.getpid()}.tmp"
+
+def _carried(prev_entries, sources, kept, out_dir) -> dict[str, dict]:
+    """Entries of models this run did not touch stay, if their files still match."""
+    touched_archs = {s.arch for s in sources}
+    requested = {v.name for s in sources for v in s.variants}
+    carried = {}
+    for name, e in prev_entries.items():
+        if name in requested or name in kept:
+            continue
+        same_model = e.get("arch") not in touched_archs or any(
+            s.arch == e.get("arch") and (e.get("keras") or {}).get("sha256") == s.keras_sha256
+            for s in sources
+        )
+        f = out_dir / e["file"]
+        if same_model and f.is_file() and sha256_file(f) == e["sha256"]:
+            carried[name] = e
+    return carried
+
+
+def _switch(out_dir, work, final, new_entries, previous, options, result) -> None:
+    """Give the new files their content-addressed names, then commit the new set."""
+    staged = {}
+    for e in new_entries.values():
+        work_file = work / e["file"]
+        e["file"] = shipped_name(e["name"], e["sha256"])
+        staged[e["file"]] = work_file
+    manifest = build_manifest(list(final.values()), options.quant_tolerance_pp)
+    with deferred_interrupts():
+        result.removed = commit(out_dir, staged, manifest, previous)
+    result.manifest = out_dir / "manifest.json"
+    result.default = manifest["default"]
+
+
+def _load_test(mnist: MnistSource, options: ExportOptions):
+    from training.data import MnistError, load_mnist
+
     try:
-        if plan:
-            data = _load_test(load_mnist, mnist(), options)
-            work.mkdir(exist_ok=True)
-            for src, todo in plan:
-                _export_source(src, todo, work, data, options, result, new_entries, log)
-        # Entries of models this run did not touch stay, if their files still match.
-        touched_archs = {s.arch for s in sources}
-        requested = {v.name for s in sources for v in s.variants}
-        carried = {}
-        for name, e in prev_entries.items():
-            if name in requested or name in kept:
-                continue
-            same_model = e.get("arch") not in touched_archs or any(
-                s.arch == e.get("arch") and e.get("keras", {}).get("sha256") == s.keras_sha256
-                for s in sources
-            )
-            f = out_dir / str(e.get("file", ""))
-            if same_model and f.is_file() and sha256_file(f) == e.get("sha256"):
-                carried[name] = e
-        from export.stepwise import export_stepwise  # the serve page's per-row LSTM, when the LSTM changed
-
-        new_entries.update(export_stepwise(out_dir, work, sources, options, log))
-        final = {**carried, **kept, **new_entries}
-        if not new_entries and previous is not None and set(final) == set(prev_entries):
-            result.seconds = time.perf_counter() - t_start
-            return result  # nothing changed: leave the folder alone
-        if not final:
-            result.seconds = time.perf_counter() - t_start
-            return result  # everything failed: keep whatever was there
-        manifest = build_manifest(list(final.values()), options.quant_tolerance_pp)
-        with deferred_interrupts():
-            result.manifest = commit(out_dir, work, [e["file"] for e in new_entries.values()], manifest)
-        result.default = manifest["default"]
-        # Only now, with the new manifest in place, drop files of models that left it.
-        live = {e["file"] for e in final.values()}
-        for e in prev_entries.values():
-            f = str(e.get("file", ""))
-            if f and f not in live and "/" not in f and (out_dir / f).is_file():
-                (out_dir / f).unlink()
-                result.removed.append(f)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    result.seconds = time.perf_counter() - t_start
-    return result
-
-
-def _load_test(load_mnist, path: str, options: ExportOptions):
-    d = load_mnist(path, download=False)
+        d = load_mnist(mnist.path(), download=False)
+    except MnistError as exc:  # e.g. a corrupt file: one line, exit 2
+        raise ExportError(str(exc)) from None
     n = options.test_images or len(d.x_test)
     return {"x": d.x_test[:n].astype(np.float32) / 255.0, "y": d.y_test[:n], "sha256": d.sha256}
+
+
+def make_entry(src: Source, v: Variant, ver, path: Path, ref: dict, data: dict, options, tol: float) -> dict:
+    """The manifest entry of a verified file (its "file" is the work name until the switch)."""
+    return {
+        "name": v.name,
+        "file": v.file,
+        "sha256": sha256_file(path),
+        "size_bytes": path.stat().st_size,
+        "arch": v.arch,
+        "graph": v.graph,
+        "quantization": v.quantization,
+        "input": ver.input,
+        "output": ver.output,
+        "input_contract": INPUT_CONTRACT,
+        "ops": ver.ops,
+        "test_accuracy": ver.test_accuracy,
+        "keras_test_accuracy": ref["accuracy"],
+        "agreement": ver.agreement,
+        "max_logit_diff": round(ver.max_logit_diff, 6),
+        "latency_us_p50": ver.latency_us_p50,
+        "tolerance_pp": tol,
+        "test_images": ver.images,
+        "repeatable": ver.repeatable,
+        "training": src.config,
+        "data_sha256": data_sha256(src.config) or data["sha256"],
+        "keras": {"file": rel(src.keras_path), "sha256": src.keras_sha256},
+        "converter": {
+            **versions(),
+            "recipe": RECIPE,
+            "calibration": {"split": "train", "images": options.calibration_samples, "seed": options.seed}
+            if v.quant in ("int8", "int16x8")
+            else None,
+        },
+        "cache_key": cache_key(src, v, options),
+    }
 
 
 def _export_source(
@@ -479,88 +593,19 @@ def _export_source(
             f"on {len(data['y'])} images; converting {len(todo)} variants"
         )
 
-    def fail(v, why):
-        result.variants.append(
-            VariantResult(v.name, "failed", reason=why, seconds=time.perf_counter() - started["t"])
-        )
-        log(f"{v.name:<26} FAILED  {why}")
+    def record(v, status, entry=None, why=""):
+        secs = time.perf_counter() - started["t"]
+        result.variants.append(VariantResult(v.name, status, reason=why, entry=entry, seconds=secs))
+        log(variant_line(entry, "ok", secs) if entry else f"{v.name:<26} FAILED  {why}")
         started["t"] = time.perf_counter()
 
     def on_done(v, msg):
-        try:
-            ver = verify_model(
-                msg["file"],
-                data["x"],
-                data["y"],
-                ref["logits"],  # latency: later, in quiet
-                VerifyOptions(num_threads=options.num_threads, latency_runs=0),
-            )
-        except Exception as exc:  # a file the runtime cannot load is that variant's failure
-            return fail(v, f"verification failed: {exc}")
-        tol = options.quant_tolerance_pp if v.quantized else options.float_tolerance_pp
-        loss_pp = (ref["accuracy"] - ver.test_accuracy) * 100
-        problems = []
-        if loss_pp > tol + 1e-9:
-            problems.append(
-                f"accuracy {ver.test_accuracy:.2%} is {loss_pp:.2f} pp below Keras "
-                f"{ref['accuracy']:.2%} (tolerance {tol} pp)"
-            )
-        if not ver.repeatable:
-            problems.append("not repeatable: the same image gave different logits (state not reset?)")
-        if v.graph == "fused" and FUSED_LSTM_OP not in ver.ops:
-            problems.append(f"no {FUSED_LSTM_OP} op in the fused graph (ops: {', '.join(ver.ops)})")
-        if v.quant == "int8" and (ver.input["dtype"] != "int8" or ver.output["dtype"] != "int8"):
-            problems.append(f"int8 model has {ver.input['dtype']} input / {ver.output['dtype']} output")
-        if problems:
-            return fail(v, "; ".join(problems))
-        path = Path(msg["file"])
-        entry = {
-            "name": v.name,
-            "file": v.file,
-            "sha256": sha256_file(path),
-            "size_bytes": path.stat().st_size,
-            "arch": v.arch,
-            "graph": v.graph,
-            "quantization": v.quantization,
-            "input": ver.input,
-            "output": ver.output,
-            "input_contract": INPUT_CONTRACT,
-            "ops": ver.ops,
-            "test_accuracy": ver.test_accuracy,
-            "keras_test_accuracy": ref["accuracy"],
-            "agreement": ver.agreement,
-            "max_logit_diff": round(ver.max_logit_diff, 6),
-            "latency_us_p50": ver.latency_us_p50,
-            "tolerance_pp": tol,
-            "test_images": ver.images,
-            "repeatable": ver.repeatable,
-            "training": src.config,
-            "data_sha256": trained_on or data["sha256"],
-            "keras": {"file": rel(src.keras_path), "sha256": src.keras_sha256},
-            "converter": {
-                **versions(),
-                "recipe": RECIPE,
-                "calibration": {"split": "train", "images": options.calibration_samples, "seed": options.seed}
-                if v.quant in ("int8", "int16x8")
-                else None,
-            },
-            "cache_key": cache_key(src, v, options),
-        }
-        if (
-            v.arch == "lstm"
-            and v.graph == "fused"
-            and v.quant == "int8"
-            and entry["size_bytes"] > FUSED_INT8_BUDGET
-        ):
-            log(
-                f"warning: {v.file} is {entry['size_bytes']} bytes, over the {FUSED_INT8_BUDGET}-byte budget "
-                "for the full-integer fused LSTM (fewer units?)"
-            )
-        secs = time.perf_counter() - started["t"]
+        entry, why = _verify_and_describe(src, v, Path(msg["file"]), ref, data, options)
+        if entry is None:
+            return record(v, "failed", why=why)
+        _warn_size(entry, v, log)
         new_entries[v.name] = entry
-        result.variants.append(VariantResult(v.name, "shipped", entry=entry, seconds=secs))
-        log(variant_line(entry, "ok", secs))
-        started["t"] = time.perf_counter()
+        record(v, "shipped", entry=entry)
 
     run_children(
         src.keras_path,
@@ -572,21 +617,64 @@ def _export_source(
         seed=options.seed,
         on_keras=on_keras,
         on_done=on_done,
-        on_fail=fail,
+        on_fail=lambda v, why: record(v, "failed", why=why),
     )
-    # Latency once the converter is gone, all new files in turn, so the default rule compares
-    # numbers taken under the same load.
-    mine = [e for name, e in new_entries.items() if name in {v.name for v in todo}]
-    if mine:
-        lat = compare_latencies(
-            [work / e["file"] for e in mine], data["x"][0], VerifyOptions(num_threads=options.num_threads)
+    _measure_latency(
+        [e for name, e in new_entries.items() if name in {v.name for v in todo}],
+        work,
+        data,
+        options,
+        src,
+        log,
+    )
+
+
+def _verify_and_describe(src: Source, v: Variant, path: Path, ref: dict, data: dict, options) -> tuple:
+    """(manifest entry, "") for a converted file that passes ``ship_problems``, else (None, why)."""
+    try:
+        ver = verify_model(
+            path,
+            data["x"],
+            data["y"],
+            ref["logits"],  # latency: later, in quiet
+            VerifyOptions(num_threads=options.num_threads, latency_runs=0),
         )
-        for e in mine:
-            e["latency_us_p50"] = lat[str(work / e["file"])]
+    except Exception as exc:  # a file the runtime cannot load is that variant's failure
+        return None, f"verification failed: {exc}"
+    tol = options.quant_tolerance_pp if v.quantized else options.float_tolerance_pp
+    problems = ship_problems(v, ver, ref["accuracy"], tol)
+    if problems:
+        return None, "; ".join(problems)
+    return make_entry(src, v, ver, path, ref, data, options, tol), ""
+
+
+def _warn_size(entry: dict, v: Variant, log) -> None:
+    if (
+        v.arch == "lstm"
+        and v.graph == "fused"
+        and v.quant == "int8"
+        and entry["size_bytes"] > FUSED_INT8_BUDGET
+    ):
         log(
-            f"{src.arch}: latency, 1 thread, us/digit (median of the fastest round): "
-            + ", ".join(f"{e['name']} {e['latency_us_p50']:.1f}" for e in mine)
+            f"warning: {v.file} is {entry['size_bytes']} bytes, over the {FUSED_INT8_BUDGET}-byte budget "
+            "for the full-integer fused LSTM (fewer units?)"
         )
+
+
+def _measure_latency(mine: list[dict], work: Path, data: dict, options, src: Source, log) -> None:
+    """Latency once the converter is gone, all new files in turn, so the default rule compares
+    numbers taken under the same load."""
+    if not mine:
+        return
+    lat = compare_latencies(
+        [work / e["file"] for e in mine], data["x"][0], VerifyOptions(num_threads=options.num_threads)
+    )
+    for e in mine:
+        e["latency_us_p50"] = lat[str(work / e["file"])]
+    log(
+        f"{src.arch}: latency, 1 thread, us/digit (median of the fastest round): "
+        + ", ".join(f"{e['name']} {e['latency_us_p50']:.1f}" for e in mine)
+    )
 
 
 def variant_line(e: dict, status: str, seconds: float) -> str:

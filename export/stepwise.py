@@ -186,7 +186,7 @@ def cache_key(keras_sha256: str) -> str:
 def up_to_date(out_dir: Path, keras_sha256: str) -> bool:
     m = read_manifest(out_dir) or {"models": []}
     old = next((e for e in m["models"] if e.get("name") == NAME), None)
-    f = out_dir / FILE
+    f = out_dir / str((old or {}).get("file") or FILE)  # export gives it a content-addressed name
     return bool(
         old
         and old.get("cache_key") == cache_key(keras_sha256)

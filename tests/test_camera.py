@@ -118,3 +118,155 @@ def test_unopenable_source_exits_nonzero_with_message(model_path, tmp_path):
     p = _cli(["--source", str(tmp_path / "none.avi"), "--reconnect-seconds", "0.5"], model_path)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 1 and "cannot open camera source" in err
+
+
+# ---------------------------------------------------------------- hostile sources (issue 10)
+
+
+def _numbered_video(path: Path, n: int) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    for i in range(n):
+        frame = np.full((120, 160, 3), 200, np.uint8)
+        cv2.putText(frame, str(i % 10), (50, 90), cv2.FONT_HERSHEY_SIMPLEX, 2.5, (20, 20, 20), 6)
+        writer.write(frame)
+    writer.release()
+
+
+def _damage_frames(path: Path, frames: tuple[int, ...]) -> None:
+    """Overwrite the JPEG data of these frames of an MJPG AVI with junk (containers intact)."""
+    data = bytearray(path.read_bytes())
+    starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xD8]
+    for k in frames:
+        end = starts[k + 1] - 8  # up to the next frame's chunk header
+        data[starts[k] : end] = b"\xab" * (end - starts[k])
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_frames_in_the_middle_are_skipped_and_counted(tmp_path, model_path):
+    path = tmp_path / "damaged.avi"
+    _numbered_video(path, 30)
+    _damage_frames(path, (10, 11, 12, 20))
+    src = FrameSource(CameraOptions(source=str(path)))
+    frames = list(src)
+    assert len(frames) == 26 and src.bad_frames == 4  # every decodable frame, the rest counted
+    p = _cli(["--source", str(path)], model_path)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and len(out.splitlines()) == 26, err
+    assert "4 damaged frames" in err
+
+
+def test_zero_frame_video_is_an_error(tmp_path, model_path):
+    path = tmp_path / "empty.avi"
+    _numbered_video(path, 0)
+    p = _cli(["--source", str(path)], model_path)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1 and out == "" and "error:" in err and "Traceback" not in err, err
+
+
+@pytest.fixture
+def silent_server():
+    """A real local TCP server that accepts connections and never sends a byte."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    conns, stop = [], threading.Event()
+
+    def serve():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conns.append(srv.accept()[0])
+            except OSError:
+                pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.getsockname()[1]}/stream.mjpg", conns
+    stop.set()
+    t.join()
+    for c in conns:
+        c.close()
+    srv.close()
+
+
+def test_silent_stream_honours_reconnect_seconds_and_says_how_long(silent_server):
+    import re
+
+    url, conns = silent_server
+    t0 = time.monotonic()
+    with pytest.raises(CameraError) as info:
+        FrameSource(CameraOptions(source=url, reconnect_seconds=2))
+    waited = time.monotonic() - t0
+    assert conns, "the server never saw a connection"
+    said = float(re.search(r"gave up after ([\d.]+) s", str(info.value)).group(1))
+    assert 2.0 <= said <= waited + 0.1  # the message tells the real elapsed time
+    assert waited < 15  # FFmpeg's default wait on a silent server is ~30 s per attempt
+
+
+def test_ctrl_c_while_waiting_for_a_silent_stream_exits_at_once(silent_server, model_path):
+    url, conns = silent_server
+    p = _cli(["--source", url, "--reconnect-seconds", "120"], model_path)
+    deadline = time.monotonic() + 60
+    while not conns and time.monotonic() < deadline:  # FFmpeg is now waiting on the server
+        time.sleep(0.05)
+    assert conns
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=20)  # without the helper thread: up to 120 s
+    assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+
+
+def test_reconnect_seconds_must_be_finite_and_not_negative():
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(CameraError, match="reconnect_seconds"):
+            CameraOptions(reconnect_seconds=bad)
+
+
+def test_stream_that_stalls_after_some_frames_gives_up_in_bounded_time():
+    """A real MJPEG-over-HTTP server: 20 frames on the first connection, then silence (the
+    connection stays open), and silence on every reconnection."""
+    import re
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    conns = []
+
+    def serve():
+        ok, jpg = cv2.imencode(".jpg", np.full((120, 160, 3), 200, np.uint8))
+        part = (
+            b"--f\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg)
+            + jpg.tobytes()
+            + b"\r\n"
+        )
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            conns.append(c)
+            if len(conns) == 1:
+                c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=f\r\n\r\n")
+                c.sendall(part * 20)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        src = FrameSource(
+            CameraOptions(source=f"http://127.0.0.1:{srv.getsockname()[1]}/", reconnect_seconds=2)
+        )
+        got, t_last = 0, time.monotonic()
+        with pytest.raises(CameraError) as info:
+            for _ in src:
+                got, t_last = got + 1, time.monotonic()
+        waited = time.monotonic() - t_last
+    finally:
+        srv.close()
+        for c in conns:
+            c.close()
+    assert got >= 1 and len(conns) >= 2  # frames were read, then it tried to reconnect
+    said = float(re.search(r"none for ([\d.]+) s", str(info.value)).group(1))
+    assert 2.0 <= said <= waited + 0.1 and waited < 15  # honoured, and the message tells the truth

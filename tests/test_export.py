@@ -87,13 +87,19 @@ def manifest(out: Path) -> dict:
     return json.loads((out / "manifest.json").read_text())
 
 
+def model_file(out: Path, name: str) -> Path:
+    """The file the manifest names for a variant (names carry a hash of the content)."""
+    return out / next(e["file"] for e in manifest(out)["models"] if e["name"] == name)
+
+
 @pytest.mark.slow
 def test_every_variant_ships_with_one_log_line_each(exported):
     r = exported["result"]
     assert [v.status for v in r.variants] == ["shipped"] * 3, [(v.name, v.reason) for v in r.variants]
     for name in ("lstm_fused_float32", "lstm_fused_int8", "lstm_unrolled_int8"):
         assert sum(line.startswith(name) for line in exported["lines"]) == 1
-        assert (exported["out"] / f"{name}.tflite").is_file()
+        assert model_file(exported["out"], name).is_file()
+        assert model_file(exported["out"], name).name.startswith(name + "-")
     assert not list(exported["out"].glob(".*")), "temporary files left behind"
 
 
@@ -101,14 +107,14 @@ def test_every_variant_ships_with_one_log_line_each(exported):
 def test_fused_int8_has_fused_op_int8_io_and_repeats(exported):
     from edge_runtime.classifier import DigitClassifier
 
-    clf = DigitClassifier(exported["out"] / "lstm_fused_int8.tflite")
+    clf = DigitClassifier(model_file(exported["out"], "lstm_fused_int8"))
     ops = {op["op_name"] for op in clf.interpreter._get_ops_details()}
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in ops
     assert clf.input.dtype == np.int8 and clf.output.dtype == np.int8
     x = exported["x"][:3]
     first = clf.logits(x)
     assert np.array_equal(first, clf.logits(x)), "same images gave different logits: state not reset"
-    unrolled = DigitClassifier(exported["out"] / "lstm_unrolled_int8.tflite")
+    unrolled = DigitClassifier(model_file(exported["out"], "lstm_unrolled_int8"))
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in {
         op["op_name"] for op in unrolled.interpreter._get_ops_details()
     }
@@ -119,10 +125,10 @@ def test_shipped_files_agree_with_keras(exported):
     from edge_runtime.classifier import DigitClassifier
 
     x, ref = exported["x"][:500], exported["keras_logits"][:500]
-    f32 = DigitClassifier(exported["out"] / "lstm_fused_float32.tflite").logits(x)
+    f32 = DigitClassifier(model_file(exported["out"], "lstm_fused_float32")).logits(x)
     assert np.max(np.abs(f32 - ref)) < 1e-4
     for name in ("lstm_fused_int8", "lstm_unrolled_int8"):
-        q = DigitClassifier(exported["out"] / f"{name}.tflite").logits(x)
+        q = DigitClassifier(model_file(exported["out"], name)).logits(x)
         # A weak 1-epoch model has many near ties, so int8 flips more of them than the real one.
         assert np.mean(q.argmax(1) == ref.argmax(1)) >= 0.95, name
 
@@ -187,9 +193,7 @@ def test_converter_crash_and_accuracy_loss_fail_only_their_variant(exported, mon
     # The failed float32 (its model is the same) is dropped, not left stale; the dynamic one is new;
     # int8 files of the same model were not requested this time and stay listed.
     assert names == {"lstm_fused_dynamic", "lstm_fused_int8", "lstm_unrolled_int8"}
-    assert (
-        not (out / "lstm_fused_float32.tflite").exists() and not (out / "lstm_fused_float16.tflite").exists()
-    )
+    assert sorted(p.name for p in out.glob("*.tflite")) == sorted(e["file"] for e in manifest(out)["models"])
 
 
 @pytest.mark.slow
@@ -220,15 +224,19 @@ def test_failed_manifest_write_undoes_the_file_swap(exported, monkeypatch, tmp_p
     shutil.copytree(exported["out"], out)
     work.mkdir()
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    (work / "lstm_fused_int8.tflite").write_bytes(b"new int8 model")  # replaces a shipped file
-    (work / "lstm_fused_float16.tflite").write_bytes(b"new float16 model")  # a new file
+    (work / "a").write_bytes(b"new int8 model")
+    (work / "b").write_bytes(b"new float16 model")
+    staged = {
+        "lstm_fused_int8-0123456789ab.tflite": work / "a",
+        "lstm_fused_float16-0123456789ab.tflite": work / "b",
+    }
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(export.manifest, "write_manifest", disk_full)
     with pytest.raises(OSError):
-        commit(out, work, ["lstm_fused_int8.tflite", "lstm_fused_float16.tflite"], {"models": []})
+        commit(out, staged, {"models": []}, manifest(out))
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
@@ -293,3 +301,59 @@ def test_unknown_variant_is_rejected_before_work(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert rc == 2 and "quantization 'int4'" in err
+
+
+# ---------------------------------------------------------------- hostile cases (issue 10)
+
+
+@pytest.mark.slow
+def test_corrupt_mnist_during_force_export_is_one_error_line(exported, tmp_path, capsys):
+    from export.__main__ import main
+
+    out = tmp_path / "models"
+    shutil.copytree(exported["out"], out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    corrupt = tmp_path / "mnist.npz"
+    data = Path(MNIST).read_bytes()
+    corrupt.write_bytes(data[: len(data) // 3])  # truncated zip
+    rc = main(
+        ["--runs", str(exported["tmp"] / "runs"), "--out", str(out), "--archs", "lstm", "--force"]
+        + ["--variants", "fused_float32", "--mnist", str(corrupt), "--test-images", "100"]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("error:") and "mnist.npz" in err[0], err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_two_exports_into_one_folder_take_turns_and_both_are_kept(exported, tmp_path):
+    import threading
+
+    from export.manifest import check_manifest
+    from export.run import run_export
+
+    out = tmp_path / "models"
+    shutil.copytree(exported["out"], out)
+    logs: dict[str, list[str]] = {"a": [], "b": []}
+    errors = []
+
+    def export(key, variant):
+        try:
+            run_export(options(exported["tmp"], out_dir=out, variants=(variant,)), log=logs[key].append)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=export, args=("a", "fused_dynamic")),
+        threading.Thread(target=export, args=("b", "fused_float16")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert any("waiting for another export" in line for line in logs["a"] + logs["b"])
+    names = {e["name"] for e in manifest(out)["models"]}
+    assert {"lstm_fused_dynamic", "lstm_fused_float16"} <= names  # neither export lost the other's
+    assert check_manifest(out) == []
+    assert sorted(p.name for p in out.glob("*.tflite")) == sorted(e["file"] for e in manifest(out)["models"])

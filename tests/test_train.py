@@ -178,3 +178,17 @@ def test_lesson_recipe_matches_the_lesson():
     assert (o.batch_size, o.lr, o.steps, o.eval_every, o.eval_on, o.units) == (64, 0.01, 150, 15, "test", 64)
     assert o.schedule == "constant" and o.arch == "lstm" and not o.augment
     assert str(o.run_dir) == "runs/lstm_lesson"  # never overwrites the shipped runs/lstm
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_fewer_epochs_after_a_finished_run_trains_that_many_afresh(tmp_path):
+    run = tmp_path / "run"
+    train(tiny(run, epochs=3))
+    messages = []
+    shorter = train(tiny(run, epochs=2), log=messages.append)
+    assert any("starting afresh" in m for m in messages)
+    assert shorter.epochs == 2 and shorter.resumed_from == 0 and len(shorter.history) == 2
+    config = json.loads((run / "config.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert config["options"]["epochs"] == 2 and metrics["epochs"] == 2  # the model is the 2-epoch one

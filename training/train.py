@@ -234,10 +234,18 @@ class Checkpoints:
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def start(self, resume: bool, log) -> dict:
+    def start(self, resume: bool, log, total_steps: int) -> dict:
         """The state to continue from: the last checkpoint's if ``resume`` and it matches, else a
         fresh one (old checkpoints deleted)."""
         state = self.load(log) if resume else None
+        if state is not None and state["step"] > total_steps:
+            # A finished longer run (--epochs 3, then --epochs 2): its weights are past this run's
+            # end and its schedule was not this one's, so train this length afresh instead of
+            # writing the longer model under a config that names the shorter one.
+            log(
+                f"checkpoints in {self.folder} went past this run's end (step {state['step']} > {total_steps}); starting afresh"
+            )
+            state = None
         if state is None:
             self.clear()
             return {"epoch": 0, "step": 0, "history": [], "step_evals": [], "train_seconds": 0.0}
@@ -316,7 +324,7 @@ def _train(o: TrainOptions, log: Callable[[str], None]) -> TrainResult:
     optimizer.build(model.trainable_variables)
 
     ckpts = Checkpoints(run_dir / "checkpoints", model, optimizer, fingerprint(o, data.sha256))
-    state = ckpts.start(o.resume, log)
+    state = ckpts.start(o.resume, log, total_steps)
     resumed_from = state["epoch"]
 
     train_step, predict = make_steps(o, model, optimizer)
