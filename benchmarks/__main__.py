@@ -59,6 +59,12 @@ def build_options(argv: list[str] | None = None) -> BenchOptions:
     )
     p.add_argument("--frames", type=int, help="synthetic 640x480 frames for the pipeline (default: 40)")
     p.add_argument("--seed", type=int, default=0, help="seed for frames (default: 0)")
+    p.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="git ref of earlier code whose digit finder is profiled beside this one (default: none)",
+    )
+    p.add_argument("--no-serve", action="store_true", help="leave out the digits-edge serve measurements")
     a = p.parse_args(argv)
     opts = BenchOptions(
         out=a.out,
@@ -68,6 +74,8 @@ def build_options(argv: list[str] | None = None) -> BenchOptions:
         edge_only=a.edge_only,
         onnx=not a.no_onnx and not a.edge_only,
         quick=a.quick,
+        baseline=a.baseline,
+        serve=not a.no_serve and not a.quick,
     )
     if a.quick:
         opts = replace(opts, **QUICK)

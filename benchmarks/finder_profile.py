@@ -249,6 +249,24 @@ def run_profile(options: ProfileOptions) -> dict:
     return result
 
 
+def measure_finder_profile(context) -> dict:
+    """The report's section (benchmarks.sections): the shipped default model, the run's photos,
+    fewer frames in a quick run, the earlier code beside this one when ``--baseline`` names it."""
+    o = context.options
+    options = ProfileOptions(
+        frames=4 if o.quick else 20,
+        reps=1 if o.quick else 3,
+        rounds=1 if o.quick else 2,
+        photos_dir=o.pipeline.photos_dir,
+        baseline=o.baseline,
+    )
+    data = run_profile(options)
+    root = Path(__file__).resolve().parent.parent
+    data["model"] = os.path.relpath(data["model"], root)  # report.json keeps no machine's paths
+    data["options"] = {k: v for k, v in data["options"].items() if k not in ("photos_dir", "model")}
+    return data
+
+
 def summarise(runs: list[dict]) -> dict:
     """Worker results of several rounds -> per set: p50 / p95 / max over frames of each frame's
     median read, per stage, and the first round's accuracy."""

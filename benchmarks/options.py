@@ -41,6 +41,10 @@ class BenchOptions:
     """Add the ONNX Runtime peer (needs tf2onnx and onnxruntime; not with edge_only)."""
     quick: bool = False
     """Recorded in the report: a smoke run whose numbers are not for quoting."""
+    baseline: str | None = None
+    """Git ref of earlier code whose digit finder is profiled beside this one (None: this code only)."""
+    serve: bool = True
+    """Measure digits-edge serve over loopback (needs the [serve] extra; the full run only)."""
 
 
 QUICK = dict(

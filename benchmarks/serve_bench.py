@@ -364,6 +364,23 @@ def run_serve_bench(options: ServeBenchOptions, log=lambda s: None) -> dict:
     }
 
 
+def measure_serve(context) -> dict:
+    """The report's section (benchmarks.sections): the full measurement on the run's photos;
+    skipped (with a note) in a quick run, with --no-serve, or without the [serve] extra."""
+    import importlib.util
+
+    o = context.options
+    if not o.serve:
+        raise RuntimeError("left out (--quick or --no-serve)")
+    if importlib.util.find_spec("starlette") is None or importlib.util.find_spec("uvicorn") is None:
+        raise RuntimeError("the [serve] extra is not installed (pip install -e '.[serve]')")
+    if o.pipeline.photos_dir is None:
+        raise RuntimeError("no photos to post (set DIGITS_PHOTOS_DIR)")
+    data = run_serve_bench(ServeBenchOptions(photos=Path(o.pipeline.photos_dir)))
+    data["options"]["photos"] = None  # report.json keeps no machine's paths
+    return data
+
+
 def render_serve(data: dict) -> str:
     """The report's markdown section for ``run_serve_bench``'s dict."""
     o, t, c, m, v, b = (
