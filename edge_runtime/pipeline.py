@@ -22,6 +22,10 @@ from edge_runtime.preprocess import NormalizeOptions, normalize_digit
 from edge_runtime.segment import DEFAULT as SEGMENT_DEFAULT
 from edge_runtime.segment import Blob, FinderInputError, SegmentOptions, find_digit_candidates
 
+STREAM_REFRESH = 15
+"""Camera and serve modes decide the ink polarity afresh every this many frames (half a second
+at 30 FPS): a new sheet in view is picked up at once anyway, when the reused polarity finds nothing."""
+
 UNSURE = "?"
 """Shown instead of a digit whose confidence is below min_confidence."""
 

@@ -76,7 +76,7 @@ class Server:
     def __init__(self, options: ServeOptions):
         from edge_runtime.classifier import DigitClassifier
         from edge_runtime.manifest import resolve_model
-        from edge_runtime.pipeline import DigitReader
+        from edge_runtime.pipeline import STREAM_REFRESH, DigitReader
         from edge_runtime.serve.app import Hub
         from edge_runtime.serve.engine import (
             CameraLoop,
@@ -98,9 +98,9 @@ class Server:
         self.uvicorn = None
         self.exit_status = 0
 
-        def make_reader():
+        def make_reader(stream_refresh: int = 0):
             clf = DigitClassifier(self.model_path, num_threads=options.threads)
-            return DigitReader(clf, options.min_confidence)
+            return DigitReader(clf, options.min_confidence, stream_refresh=stream_refresh)
 
         def make_worker():
             step = StepwiseModel(self.stepwise_path) if self.stepwise_path else None
@@ -110,7 +110,7 @@ class Server:
         self.camera = (
             CameraLoop(
                 options.source,
-                make_reader,
+                lambda: make_reader(STREAM_REFRESH),  # frames of one scene: polarity reused
                 self.hub.publish,
                 reconnect_seconds=options.reconnect_seconds,
                 loop_video=options.loop,
