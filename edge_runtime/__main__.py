@@ -79,12 +79,12 @@ class _Display:
 
 def make_reader(options: RunOptions):
     from edge_runtime.classifier import DigitClassifier
-    from edge_runtime.manifest import resolve_model
+    from edge_runtime.manifest import resolve_model, temperature_for
     from edge_runtime.pipeline import DigitReader
 
-    return DigitReader(
-        DigitClassifier(resolve_model(options.model), num_threads=options.threads), options.min_confidence
-    )
+    path = resolve_model(options.model)
+    classifier = DigitClassifier(path, num_threads=options.threads, temperature=temperature_for(path))
+    return DigitReader(classifier, options.min_confidence)
 
 
 def read_images(paths: list[str], options: RunOptions, reader=None, emit=print) -> int:

@@ -46,6 +46,18 @@ def default_model_path(models_dir: str | Path | None = None) -> Path:
     )
 
 
+def temperature_for(model_path: str | Path) -> float:
+    """The softmax temperature that the manifest beside ``model_path`` records for that file
+    (export/calibrate.py); 1.0 when there is no manifest, no entry or no valid temperature."""
+    path = Path(model_path)
+    try:
+        entries = json.loads((path.parent / "manifest.json").read_text())["models"]
+        t = next(float(e.get("temperature", 1.0)) for e in entries if e.get("file") == path.name)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, StopIteration):
+        return 1.0
+    return t if 0 < t < float("inf") else 1.0
+
+
 def resolve_model(model: str | Path | None = None) -> Path:
     """An explicit model path, else $DIGITS_MODEL, else the manifest default in <project>/models
     (else in ./models, for a non-editable install whose package folder has no models/)."""

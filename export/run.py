@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from export.calibrate import calibrate_model
 from export.convert import Variant, default_variants, parse_variant, run_children
 from export.manifest import INPUT_CONTRACT, build_manifest, commit, read_manifest, sha256_file, sha256_json
 from export.verify import FUSED_LSTM_OP, VerifyOptions, compare_latencies, verify_model
@@ -543,6 +544,7 @@ def _export_source(
             },
             "cache_key": cache_key(src, v, options),
         }
+        entry.update(calibrate_model(path, src.config, options.mnist))  # "temperature", "calibration"
         if (
             v.arch == "lstm"
             and v.graph == "fused"

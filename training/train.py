@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training import styles
 from training.augment import augment_batch
 from training.data import load_mnist
 from training.models import ARCHITECTURES, build_model, rebuild
@@ -66,6 +67,9 @@ class TrainOptions:
     """Seed for weight init, batch order and augmentation."""
     augment: bool = True
     """Random rotation/scale/shear/shift/stroke width per image (training/augment.py)."""
+    styles: float = 0.5
+    """With augment: share of the 1s, 4s, 7s and 9s rewritten in another convention, and half
+    that share of all digits elastically distorted (training/styles.py); 0 = off."""
     mnist: str | None = None
     """Path to mnist.npz; default $MNIST_PATH, then the Keras cache."""
     val_size: int = 5000
@@ -293,6 +297,9 @@ def _train(o: TrainOptions, log: Callable[[str], None]) -> TrainResult:
     x_train, y_train = data.x_train, data.y_train.astype(np.int32)
     if o.train_limit:
         x_train, y_train = x_train[: o.train_limit], y_train[: o.train_limit]
+    if o.augment and o.styles:  # writing styles MNIST lacks, fixed per seed (training/styles.py)
+        styles.write_examples(run_dir / "styles.png", x_train, y_train)
+        x_train = styles.restyle(x_train, y_train, o.styles, seed=o.seed)
     n = len(x_train)
     steps_per_epoch = n // o.batch_size  # drop the ragged last batch; order changes every epoch
     total_steps = o.steps if o.steps else o.epochs * steps_per_epoch
