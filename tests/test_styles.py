@@ -75,6 +75,17 @@ def test_flag_and_foot_one_adds_a_flag_at_the_top_left_and_a_foot(mnist_test):
     assert ratio_after > ratio_before + 0.1
 
 
+def test_flag_one_has_the_flag_and_no_foot(mnist_test):
+    pairs = edited(mnist_test, 1, styles.flag_one)
+    feet = []
+    for _, e in pairs[:50]:
+        x0, y0, w, h = box(e)
+        top_ink = runs(e[y0])
+        assert e[y0 : y0 + h // 3, : max(0, int((top_ink[0][0] + top_ink[-1][1]) / 2) - 3)].max() > 128
+        feet.append(max(b - a for a, b in runs(e[y0 + h - 2])) / h)
+    assert np.median(feet) < 0.2  # the base stays a stroke's width
+
+
 def test_long_tail_nine_keeps_a_small_loop_above_a_long_straight_tail(mnist_test):
     pairs = edited(mnist_test, 9, styles.long_tail_nine)
     straight = 0
@@ -94,12 +105,6 @@ def test_long_tail_nine_keeps_a_small_loop_above_a_long_straight_tail(mnist_test
         return any(len(runs(img[r])) == 2 for r in range(y0, y0 + h // 2))
 
     assert np.mean([has_loop(e) for _, e in pairs]) >= 0.7
-
-
-def test_short_top_seven_is_narrow(mnist_test):
-    pairs = edited(mnist_test, 7, styles.short_top_seven)
-    ratio = np.array([box(e)[2] / box(e)[3] / (box(p)[2] / box(p)[3]) for p, e in pairs])
-    assert np.median(ratio) < 0.75 and ratio.max() < 0.9
 
 
 def test_open_top_four_opens_the_top(mnist_test):
@@ -144,7 +149,7 @@ def test_restyle_touches_only_the_share_asked_and_is_reproducible(mnist_test):
     np.testing.assert_array_equal(a, styles.restyle(x, y, 0.4, seed=1))
     assert not np.array_equal(a, styles.restyle(x, y, 0.4, seed=2))
     changed = (a != x).any(axis=(1, 2))
-    assert 0.25 < changed.mean() < 0.5  # 0.4 of the 1/4/7/9s (~40% of digits), 0.2 of all elastic
+    assert 0.15 < changed.mean() < 0.35  # 0.4 of the 1/4/7/9s (~40% of digits), 0.1 of all elastic
     np.testing.assert_array_equal(styles.restyle(x, y, 0.0), x)
 
 

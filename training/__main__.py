@@ -61,7 +61,7 @@ def parse_options(argv: list[str] | None = None):
     p.add_argument(
         "--styles",
         type=float,
-        help=f"with --augment: share of 1/4/7/9s rewritten in other writing styles, half that elastic "
+        help=f"with --augment: share of 1/4/7/9s rewritten in other writing styles, a quarter of that elastic "
         f"(training/styles.py; 0 = off; default: {d.styles})",
     )
     p.add_argument(

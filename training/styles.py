@@ -3,8 +3,7 @@
 MNIST's writers (American census staff and students) write a plain 7, a bare 1, a 9
 with a short curled tail and mostly a closed or narrow 4. Much of the world writes
 otherwise: a bar across the stem of the 7 and a 1 with a long flag and a foot (most
-of Europe, much of Asia), a 7 with a short top and a long descender (common in
-Chinese handwriting), a 9 with a straight, long tail, and a 4 whose top is open.
+of Europe, much of Asia), a 9 with a straight, long tail, and a 4 whose top is open.
 Each function below turns one MNIST digit into one of those conventions by editing
 its strokes, and returns None when the digit does not have the shape the edit needs
 (a 9 without a loop has no tail to straighten). ``elastic`` is Simard et al.'s
@@ -116,22 +115,8 @@ def crossed_seven(img: np.ndarray, rng: np.random.Generator) -> np.ndarray | Non
     return _down(c)
 
 
-def short_top_seven(img: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    """A 7 with a short top and a long descender (common in Chinese handwriting): the digit is
-    made narrow (0.45-0.65 of its width), which shortens the top bar against the stem."""
-    c = _up(img)
-    x0, y0, w, h = _box(c)
-    if w < 0.5 * h:
-        return None  # already narrow
-    crop = c[y0 : y0 + h, x0 : x0 + w]
-    narrow = cv2.resize(crop, (max(1, int(w * rng.uniform(0.45, 0.65))), h), interpolation=cv2.INTER_AREA)
-    out = np.zeros_like(c)
-    out[y0 : y0 + h, x0 : x0 + narrow.shape[1]] = narrow
-    return _down(out)
-
-
-def flag_and_foot_one(img: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    """A 1 with a long flag down to the left from its top and a foot across its base."""
+def flag_and_foot_one(img: np.ndarray, rng: np.random.Generator, foot: bool = True) -> np.ndarray | None:
+    """A 1 with a long flag down to the left from its top and (``foot``) a foot across its base."""
     c = _up(img)
     x0, y0, w, h = _box(c)
     if w > 0.6 * h:
@@ -143,15 +128,24 @@ def flag_and_foot_one(img: np.ndarray, rng: np.random.Generator) -> np.ndarray |
     xt, xb = (top[0][0] + top[-1][1]) / 2, (bottom[0][0] + bottom[-1][1]) / 2
     flag_end = (xt - h * rng.uniform(0.28, 0.42), y0 + h * rng.uniform(0.2, 0.35))
     _stroke(c, (xt, y0 + pen / 2), flag_end, pen)
-    yb = y0 + h - pen / 2
-    half = h * rng.uniform(0.15, 0.25)
-    _stroke(c, (xb - half, yb), (xb + half, yb), pen)
+    if foot:
+        yb = y0 + h - pen / 2
+        half = h * rng.uniform(0.15, 0.25)
+        _stroke(c, (xb - half, yb), (xb + half, yb), pen)
     return _down(c)
+
+
+def flag_one(img: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """A 1 with the long flag but no foot (as often written as with one)."""
+    return flag_and_foot_one(img, rng, foot=False)
 
 
 def long_tail_nine(img: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
     """A 9 whose tail is a long straight stroke: everything below the loop is replaced by a
-    straight line from the loop's right side down to 1.4-1.8 times the digit's height."""
+    straight line from the loop's right side, so long that the loop is 45-60% of the height.
+
+    (Tails that left the loop a third of the height or less made the loop a blob at 28x28:
+    trained on those, the LSTM read flagged 1s and long-stemmed 4s as 9.)"""
     c = _up(img)
     x0, y0, w, h = _box(c)
     hole = _hole(c)
@@ -167,7 +161,7 @@ def long_tail_nine(img: np.ndarray, rng: np.random.Generator) -> np.ndarray | No
         return None
     a, b = runs[-1]  # the loop's right side, where the tail leaves it
     c[cut:] = 0.0
-    length = h * rng.uniform(1.4, 1.8) - (cut - y0)
+    length = (cut - y0) / rng.uniform(0.45, 0.6) - (cut - y0)
     xs = (a + b) / 2
     bottom = (xs - length * rng.uniform(0.0, 0.25), cut + length)  # straight down or slanting left
     canvas = np.zeros((max(c.shape[0], int(bottom[1]) + pen), c.shape[1] + 2 * pen), np.float32)  # room
@@ -210,8 +204,8 @@ def elastic(img: np.ndarray, rng: np.random.Generator, alpha: float = 34.0, sigm
 
 STYLES: dict[str, tuple[int | None, Edit]] = {
     "crossed_7": (7, crossed_seven),
-    "short_top_7": (7, short_top_seven),
     "flag_foot_1": (1, flag_and_foot_one),
+    "flag_1": (1, flag_one),
     "long_tail_9": (9, long_tail_nine),
     "open_top_4": (4, open_top_four),
     "elastic": (None, elastic),
@@ -224,8 +218,11 @@ STYLES: dict[str, tuple[int | None, Edit]] = {
 
 def restyle(x: np.ndarray, y: np.ndarray, share: float, seed: int = 0) -> np.ndarray:
     """A copy of the training digits x (n, 28, 28) uint8 in which about ``share`` of the 1s,
-    4s, 7s and 9s are given one of their styles (picked at random) and ``share`` / 2 of
-    all digits an elastic distortion. Deterministic for a seed (a resumed run matches)."""
+    4s, 7s and 9s are given one of their styles (picked at random) and ``share`` / 4 of
+    all digits an elastic distortion. Deterministic for a seed (a resumed run matches).
+
+    (Measured: share 0.5 with half of it elastic cost the LSTM-64 0.27 pp on the MNIST test
+    set, 98.95% against 99.22%.)"""
     rng = np.random.default_rng([seed, 13])
     out = x.copy()
     by_digit: dict[int, list[Edit]] = {}
@@ -238,7 +235,7 @@ def restyle(x: np.ndarray, y: np.ndarray, share: float, seed: int = 0) -> np.nda
             styled = edits[rng.integers(len(edits))](x[i], rng)
             if styled is not None:
                 out[i] = styled
-    for i in np.flatnonzero(rng.random(len(x)) < share / 2):
+    for i in np.flatnonzero(rng.random(len(x)) < share / 4):
         out[i] = elastic(out[i], rng)
     return out
 

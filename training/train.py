@@ -67,9 +67,9 @@ class TrainOptions:
     """Seed for weight init, batch order and augmentation."""
     augment: bool = True
     """Random rotation/scale/shear/shift/stroke width per image (training/augment.py)."""
-    styles: float = 0.5
-    """With augment: share of the 1s, 4s, 7s and 9s rewritten in another convention, and half
-    that share of all digits elastically distorted (training/styles.py); 0 = off."""
+    styles: float = 0.3
+    """With augment: share of the 1s, 4s, 7s and 9s rewritten in another convention, and a
+    quarter of that share of all digits elastically distorted (training/styles.py); 0 = off."""
     mnist: str | None = None
     """Path to mnist.npz; default $MNIST_PATH, then the Keras cache."""
     val_size: int = 5000
