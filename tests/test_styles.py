@@ -7,6 +7,8 @@ pass or fail a test by itself.
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -183,3 +185,15 @@ def test_edits_keep_the_range_and_do_not_touch_the_input(mnist_test, name):
     out = edit(x[i], np.random.default_rng(0))
     np.testing.assert_array_equal(x[i], original)
     assert out is not None and out.shape == (28, 28) and out.dtype == np.uint8
+
+
+@pytest.mark.slow
+def test_training_with_styles_writes_the_example_picture(mnist_test, tmp_path):
+    from training.__main__ import main
+
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--train-limit", "512", "--epochs", "1", "--batch-size", "128"]
+    assert main([*args, "--styles", "0.3", "--no-deterministic"]) == 0
+    assert cv2.imread(str(out / "styles.png")) is not None
+    config = json.loads((out / "config.json").read_text())
+    assert config["options"]["styles"] == 0.3 and config["options"]["augment"]

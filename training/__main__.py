@@ -62,7 +62,7 @@ def parse_options(argv: list[str] | None = None):
         "--styles",
         type=float,
         help=f"with --augment: share of 1/4/7/9s rewritten in other writing styles, a quarter of that elastic "
-        f"(training/styles.py; 0 = off; default: {d.styles})",
+        f"(training/styles.py; e.g. 0.3; default: {d.styles}, off)",
     )
     p.add_argument(
         "--mnist", help="path to mnist.npz (default: $MNIST_PATH, then ~/.keras/datasets/mnist.npz)"
