@@ -27,18 +27,25 @@ def test_risk_coverage_counts_caught_misreads_and_hidden_right_readings():
 
 def fake_set(name, conf, right, **extra):
     conf, right = np.array(conf), np.array(right)
-    return {"set": name, "curve": sb.risk_coverage(conf, right), **extra}
+    return {
+        "set": name,
+        "digits": len(conf),
+        "accuracy": float(right.mean()),
+        "curve": sb.risk_coverage(conf, right),
+        **extra,
+    }
 
 
 def test_min_confidence_rule_uses_mnist_and_styles_never_photos():
     sure = [0.99] * 200
     sets = [
-        fake_set("mnist_test", sure + [0.62] * 3 + [0.3], [True] * 203 + [False]),
+        fake_set("mnist_test", sure + [0.62] * 5 + [0.3], [True] * 205 + [False]),
         fake_set("crossed_7", sure + [0.4], [True] * 200 + [False], style=True),
         fake_set("photos", [0.55] * 10, [True] * 10),  # would forbid anything above 0.5
     ]
     choice = sb.choose_min_confidence(sets)
-    assert choice["value"] == 0.6  # 0.65 would hide 3 of 203 right readings (1.5% > 1%)
+    assert choice["value"] == 0.6  # 0.65 would hide 5 of the 405 right readings pooled (1.2% > 1%)
+    assert choice["pooled_right_cost"] == 0.0
     assert choice["per_set"]["photos"]["right_cost"] == 1.0
 
 
@@ -46,8 +53,6 @@ def test_render_has_a_row_per_set_and_the_chosen_threshold():
     sets = [
         {
             **fake_set("mnist_test", [0.9, 0.2], [True, False]),
-            "digits": 2,
-            "accuracy": 0.5,
             "per_class": {"3": 0.5},
             "ece_raw": 0.1,
             "ece_calibrated": 0.05,
@@ -62,3 +67,18 @@ def test_render_has_a_row_per_set_and_the_chosen_threshold():
     }
     text = sb.render_styles(data)
     assert "| mnist_test | 2 | 50.00% |" in text and "min-confidence" in text
+
+
+@pytest.mark.slow
+def test_measure_on_the_shipped_model_meets_the_calibration_bar(model_path, mnist_test):
+    data = sb.measure(str(model_path), photos="")
+    sets = {s["set"]: s for s in data["sets"]}
+    assert {"mnist_test", "crossed_7", "flag_foot_1", "long_tail_9", "open_top_4", "elastic"} <= set(sets)
+    assert sets["mnist_test"]["digits"] == 10000 and sets["mnist_test"]["accuracy"] > 0.98
+    assert sets["mnist_test"]["ece_calibrated"] <= 0.01  # the bar
+    assert 0.0 <= data["min_confidence"]["value"] < 1.0
+    curve = sets["mnist_test"]["curve"]
+    assert curve[0]["coverage"] == 1.0 and all(
+        a["coverage"] >= b["coverage"] for a, b in zip(curve, curve[1:])
+    )
+    assert "| mnist_test | 10000 |" in sb.render_styles(data)
