@@ -235,6 +235,7 @@ def plot(data: dict, out_dir: Path = REPORTS) -> Path | None:
     for s in data["sets"]:
         c = s["curve"]
         ax.plot([p["coverage"] for p in c], [p["risk"] * 100 for p in c], "o-", ms=3, label=s["set"])
+    ax.set_yscale("symlog", linthresh=1.0)  # 0-1% linear, then log: a failed style stays on the chart
     ax.set_xlabel("share of digits shown (coverage)")
     ax.set_ylabel("misreads among the digits shown (%)")
     ax.set_title(f"risk-coverage, T = {data['temperature']:.2f}; min-confidence 0 ... 0.99")
