@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import finder_profile, serve_bench
+from benchmarks import finder_profile, serve_bench, styles_bench
 from benchmarks.markdown import fmt_pct, fmt_us, fmt_x, table
 from benchmarks.options import BenchOptions
 from benchmarks.pipeline_bench import STAGES
@@ -49,6 +49,7 @@ class Section:
 
 EXTRA_SECTIONS: dict[str, Section] = {
     "finder_profile": Section(finder_profile.render_finder_profile, finder_profile.measure_finder_profile),
+    "styles": Section(styles_bench.render_styles, styles_bench.measure_styles),
     "serve": Section(serve_bench.render_serve, serve_bench.measure_serve),
 }
 """Sections other benchmarks add, in report order (after start-up, before the plots)."""

@@ -83,8 +83,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class DigitClassifier:
     """One TFLite digit model, ready to classify normalized 28x28 digits."""
 
-    def __init__(self, model_path: str | Path, num_threads: int = 1):
+    def __init__(self, model_path: str | Path, num_threads: int = 1, temperature: float = 1.0):
         path = Path(model_path)
+        if not temperature > 0:
+            raise ModelError(f"temperature must be > 0, got {temperature}; check the model's manifest entry")
+        self.temperature = float(temperature)
+        """Softmax temperature from the manifest (export/calibrate.py); 1.0 = the raw softmax."""
         if not path.is_file():
             raise ModelError(f"model not found: {path}; run make export or pass --model")
         Interpreter = load_interpreter_class()
@@ -171,7 +175,8 @@ class DigitClassifier:
         return out
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
-        return softmax(self.logits(x))
+        """Calibrated probabilities: softmax(logits / temperature)."""
+        return softmax(self.logits(x) / self.temperature)
 
 
 def main(argv: list[str] | None = None) -> int:

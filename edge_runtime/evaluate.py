@@ -69,13 +69,14 @@ def evaluate(options: EvaluateOptions, reader=None) -> EvaluateResult:
     from edge_runtime.annotate import annotate
     from edge_runtime.classifier import DigitClassifier
     from edge_runtime.imageio import ImageError, load_image
-    from edge_runtime.manifest import resolve_model
+    from edge_runtime.manifest import resolve_model, temperature_for
     from edge_runtime.pipeline import DigitReader
 
     labels = json.loads((options.folder / "labels.json").read_text())
     if reader is None:
+        path = resolve_model(options.model)
         reader = DigitReader(
-            DigitClassifier(resolve_model(options.model)), min_confidence=options.min_confidence
+            DigitClassifier(path, temperature=temperature_for(path)), min_confidence=options.min_confidence
         )
     result = EvaluateResult()
     for name in sorted(labels):
@@ -104,11 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--save", type=Path, default=None, help="write annotated copies to this folder (default: none)"
     )
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        default=0.0,
+        help="below this a digit reads as '?' (default: 0, always the best guess)",
+    )
     a = p.parse_args(argv)
     from edge_runtime.classifier import ModelError
 
     try:
-        result = evaluate(EvaluateOptions(a.folder, a.model, a.save))
+        result = evaluate(EvaluateOptions(a.folder, a.model, a.save, a.min_confidence))
     except (ModelError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

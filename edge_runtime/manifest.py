@@ -73,6 +73,19 @@ class ManifestEntry:
     keras: dict | None = None
     converter: dict | None = None
     cache_key: str | None = None
+    role: str = "classifier"
+    """"classifier" (a digit model the runtime may use) or "stepwise" (the serve page's
+    per-row outputs of the LSTM: never a default, never read as a classifier)."""
+    logit_tolerance: float | None = None
+    """stepwise only: the largest logit difference allowed against the shipped model."""
+    temperature: float | None = None
+    """Softmax temperature fitted on the validation split (export/calibrate.py); None: 1.0."""
+    calibration: dict | None = None
+    """How the temperature was fitted and the calibration error before and after."""
+
+
+OPTIONAL_KEYS = ("role", "logit_tolerance", "temperature", "calibration")
+"""Keys added after the first manifests: an entry without them is still complete."""
 
 
 @dataclass(frozen=True)
@@ -243,6 +256,20 @@ def verify_model_path(path: str | Path) -> Path:
         return path
     entry = read_manifest(path.parent).by_file(path.name)
     return path if entry is None else check_file(path.parent, entry)
+
+
+def temperature_for(model_path: str | Path) -> float:
+    """The softmax temperature that the manifest beside ``model_path`` records for that file
+    (export/calibrate.py); 1.0 when there is no manifest, no entry or no valid temperature."""
+    path = Path(model_path)
+    if not (path.parent / MANIFEST_NAME).is_file():
+        return 1.0
+    try:
+        entry = read_manifest(path.parent).by_file(path.name)
+    except ManifestError:
+        return 1.0
+    t = entry.temperature if entry is not None else None
+    return t if t is not None and 0 < t < float("inf") else 1.0
 
 
 def resolve_model(model: str | Path | None = None) -> Path:

@@ -29,6 +29,7 @@ from pathlib import Path
 from edge_runtime.manifest import (
     ENTRY_KEYS,
     MANIFEST_NAME,
+    OPTIONAL_KEYS,
     SCHEMA_VERSION,
     ManifestError,
     parse_manifest,
@@ -193,7 +194,7 @@ def check_manifest(out_dir: str | Path) -> list[str]:
         return [str(exc)]
     problems = [] if m.default_reason else ["default_reason is empty"]
     for raw, e in zip(data["models"], m.models):
-        missing = [k for k in ENTRY_KEYS if k not in raw]
+        missing = [k for k in ENTRY_KEYS if k not in raw and k not in OPTIONAL_KEYS]
         if missing:
             problems.append(f"{e.name}: missing keys {missing}")
         if e.graph not in GRAPHS or e.quantization not in QUANTIZATIONS:

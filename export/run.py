@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from export.calibrate import calibrate_model
 from export.convert import Variant, default_variants, parse_variant, run_children
 from export.manifest import (
     INPUT_CONTRACT,
@@ -645,7 +646,9 @@ def _verify_and_describe(src: Source, v: Variant, path: Path, ref: dict, data: d
     problems = ship_problems(v, ver, ref["accuracy"], tol)
     if problems:
         return None, "; ".join(problems)
-    return make_entry(src, v, ver, path, ref, data, options, tol), ""
+    entry = make_entry(src, v, ver, path, ref, data, options, tol)
+    entry.update(calibrate_model(path, src.config, options.mnist))  # "temperature", "calibration"
+    return entry, ""
 
 
 def _warn_size(entry: dict, v: Variant, log) -> None:

@@ -146,6 +146,7 @@ def test_manifest_schema_and_hashes_match_files(exported):
         assert e["sha256"] == sha256(out / e["file"]) and e["size_bytes"] == (out / e["file"]).stat().st_size
         assert e["graph"] == e["name"].split("_")[1]
         assert e["test_images"] == TEST_IMAGES and e["training"]["units"] == UNITS
+        assert e["temperature"] > 0 and e["calibration"]["split"] == "val"  # export/calibrate.py
     acc = {e["name"]: e["test_accuracy"] for e in m["models"]}
     y = exported["y"]
     assert acc["lstm_fused_float32"] == pytest.approx(

@@ -65,6 +65,12 @@ def parse_options(argv: list[str] | None = None):
         help="random rotation/scale/shear/shift/stroke width (default: on; lesson off)",
     )
     p.add_argument(
+        "--styles",
+        type=float,
+        help=f"with --augment: share of 1/4/7/9s rewritten in other writing styles, a quarter of that elastic "
+        f"(training/styles.py; e.g. 0.3; default: {d.styles}, off)",
+    )
+    p.add_argument(
         "--mnist", help="path to mnist.npz (default: $MNIST_PATH, then ~/.keras/datasets/mnist.npz)"
     )
     p.add_argument(

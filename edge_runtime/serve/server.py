@@ -149,15 +149,16 @@ class Server:
             await asyncio.to_thread(self.pool.close)
 
     def info(self) -> dict:
-        from edge_runtime.manifest import read_manifest
+        from edge_runtime.manifest import MANIFEST_NAME, ManifestError, read_manifest
         from edge_runtime.serve.app import versions
 
         entry = None
-        try:
-            m = read_manifest(self.model_path.parent)
-            entry = next((e for e in m["models"] if e.get("file") == self.model_path.name), None)
-        except Exception:  # a model given by --model may have no manifest beside it
-            entry = None
+        if (self.model_path.parent / MANIFEST_NAME).is_file():  # --model may have none beside it
+            try:
+                found = read_manifest(self.model_path.parent).by_file(self.model_path.name)
+                entry = asdict(found) if found is not None else None
+            except ManifestError:
+                entry = None
         opts = asdict(self.options)
         opts["token"] = "(set)" if opts["token"] else None
         return {
