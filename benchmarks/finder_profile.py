@@ -263,6 +263,9 @@ def measure_finder_profile(context) -> dict:
     data = run_profile(options)
     root = Path(__file__).resolve().parent.parent
     data["model"] = os.path.relpath(data["model"], root)  # report.json keeps no machine's paths
+    for key in ("new", "old", "stream"):
+        if isinstance(data.get(key), dict) and "code" in data[key]:
+            data[key]["code"] = "baseline" if key == "old" else "this code"
     data["options"] = {k: v for k, v in data["options"].items() if k not in ("photos_dir", "model")}
     return data
 

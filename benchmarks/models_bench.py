@@ -53,7 +53,7 @@ def read_models(models_dir: Path) -> tuple[dict, list[dict]]:
                 f"{path}: model entry {i} has no name or file ({e!r:.80}); run make export again"
             )
     # lstm_stepwise (the serve page's per-row outputs) is no digit classifier: not benchmarked
-    entries = [e for e in entries if e.get("role", "classifier") == "classifier"]
+    entries = [e for e in entries if (e.get("role") or "classifier") == "classifier"]
     if not entries:
         raise ValueError(f"{path} lists no models; run make export")
     return manifest, entries

@@ -73,9 +73,11 @@ class ManifestEntry:
     keras: dict | None = None
     converter: dict | None = None
     cache_key: str | None = None
-    role: str = "classifier"
-    """"classifier" (a digit model the runtime may use) or "stepwise" (the serve page's
-    per-row outputs of the LSTM: never a default, never read as a classifier)."""
+    role: str | None = None
+    """None or "classifier": a digit model the runtime may use; "stepwise": the serve page's
+    per-row outputs of the LSTM (never a default, never read as a classifier)."""
+    reference: str | None = None
+    """stepwise only: the shipped model its last row was checked against."""
     logit_tolerance: float | None = None
     """stepwise only: the largest logit difference allowed against the shipped model."""
     temperature: float | None = None
@@ -84,7 +86,7 @@ class ManifestEntry:
     """How the temperature was fitted and the calibration error before and after."""
 
 
-OPTIONAL_KEYS = ("role", "logit_tolerance", "temperature", "calibration")
+OPTIONAL_KEYS = ("role", "reference", "logit_tolerance", "temperature", "calibration")
 """Keys added after the first manifests: an entry without them is still complete."""
 
 

@@ -36,7 +36,7 @@ from edge_runtime.manifest import (
     sha256_file,
 )
 
-__all__ = ["ENTRY_KEYS", "MANIFEST_NAME", "SCHEMA_VERSION", "ManifestError", "sha256_file"]
+__all__ = ["ENTRY_KEYS", "MANIFEST_NAME", "OPTIONAL_KEYS", "SCHEMA_VERSION", "ManifestError", "sha256_file"]
 
 SHIPPED_NAME = re.compile(
     r"((lstm|gru|rnn|peephole)_(fused|unrolled)_[a-z0-9]+|lstm_stepwise)(-[0-9a-f]{12})?\.tflite"
@@ -157,7 +157,7 @@ def remove_unlisted(out_dir: Path, manifest: dict, also: set[str] = frozenset())
 def choose_default(entries: list[dict], tolerance_pp: float) -> tuple[str | None, str]:
     """(name of the default model, the rule that chose it) by accuracy, then latency, then size."""
     rule = DEFAULT_RULE.format(tol=tolerance_pp)
-    entries = [e for e in entries if e.get("role", "classifier") == "classifier"]  # not lstm_stepwise
+    entries = [e for e in entries if (e.get("role") or "classifier") == "classifier"]  # not lstm_stepwise
     pool = [e for e in entries if e["arch"] == PRODUCT_ARCH] or list(entries)
     if not pool:
         return None, rule

@@ -21,8 +21,6 @@ the recorded hash is reused without converting: a second export is quick.
 from __future__ import annotations
 
 import fcntl
-import importlib.metadata
-import json
 import os
 import re
 import shutil
@@ -37,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from export.calibrate import calibrate_model
+from export.common import ExportError, read_config, rel, versions
 from export.convert import Variant, default_variants, parse_variant, run_children
 from export.manifest import (
     INPUT_CONTRACT,
@@ -57,10 +56,6 @@ EXPORT_VERSION = 1  # bump when conversion or verification changes, so cached fi
 RECIPE = "TFLiteConverter.from_concrete_functions(tf.function(model), TensorSpec([1, 28, 28], float32))"
 FUSED_INT8_BUDGET = 32 * 1024  # bytes: the size bar for lstm_fused_int8.tflite (a warning, not a failure)
 WORK_PREFIX = ".export-"  # hidden work folder inside the output folder: .export-<pid>.tmp
-
-
-class ExportError(RuntimeError):
-    """Bad input or environment that stops the whole export (one clear line for the user)."""
 
 
 @dataclass(frozen=True)
@@ -139,23 +134,6 @@ class Source:
 # ---------------------------------------------------------------- small helpers
 
 
-def versions() -> dict:
-    out = {}
-    for pkg in ("tensorflow", "tf_keras"):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-def rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
-
-
 def check_writable(out_dir: Path) -> None:
     """Create ``out_dir`` if needed and prove a file can be written and renamed there."""
     try:
@@ -203,16 +181,6 @@ def check_keras_file(path: Path) -> None:
             f"corrupt Keras model file: {path} (damaged member {bad or 'config.json missing'}); "
             "retrain it or restore it"
         )
-
-
-def read_config(run_dir: Path) -> dict:
-    path = run_dir / "config.json"
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
-        raise ExportError(f"unreadable training config: {path} ({exc}); retrain or fix it") from exc
 
 
 def data_sha256(config: dict) -> str | None:

@@ -178,7 +178,7 @@ def tensor_spec(details: dict) -> dict:
 
 
 def cache_key(keras_sha256: str) -> str:
-    from export.run import versions
+    from export.common import versions
 
     return sha256_json({"keras": keras_sha256, "recipe": RECIPE_VERSION, "converter": versions()})
 
@@ -200,7 +200,7 @@ def make_entry(
 ) -> dict:
     """Convert ``run_dir/model.keras`` into ``work_file`` (in this process), verify it against
     ``models_dir``'s reference model, and return its manifest entry."""
-    from export.run import read_config, rel, versions
+    from export.common import read_config, rel, versions
     from training.data import load_mnist
 
     keras_path = run_dir / "model.keras"

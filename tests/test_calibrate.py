@@ -58,14 +58,18 @@ def test_temperature_is_read_from_the_manifest_beside_the_model(model_path, tmp_
     shutil.copy(model_path, model)
     assert temperature_for(model) == 1.0  # no manifest
     manifest = tmp_path / "manifest.json"
+    shipped = json.loads((model_path.parent / "manifest.json").read_text())
+    base = next(e for e in shipped["models"] if e["file"] == model_path.name)
+    base = {k: v for k, v in base.items() if k not in ("temperature", "calibration")}
     for entry, expected in [
         ({"file": "m.tflite", "temperature": 1.7}, 1.7),
         ({"file": "m.tflite"}, 1.0),  # a manifest from before calibration
         ({"file": "m.tflite", "temperature": -1}, 1.0),
-        ({"file": "m.tflite", "temperature": "hot"}, 1.0),
+        ({"file": "m.tflite", "temperature": "hot"}, 1.0),  # not a manifest the runtime accepts
         ({"file": "other.tflite", "temperature": 3.0}, 1.0),
     ]:
-        manifest.write_text(json.dumps({"models": [entry]}))
+        full = {**base, **entry}
+        manifest.write_text(json.dumps({"default": full["name"], "models": [full]}))
         assert temperature_for(model) == expected, entry
     manifest.write_text("{not json")
     assert temperature_for(model) == 1.0
