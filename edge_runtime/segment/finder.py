@@ -201,7 +201,7 @@ def digits_of(
     # edge, where shadows and page edges meet it.
     peak = found.peak[[c.ids[0] for c in comps]]
     need = np.array([options.edge_contrast if c.touches else options.relative_contrast for c in comps])
-    strong = peak >= need * float(np.median(peak[big]))
+    strong = peak >= need * float(steps.median(peak[big]))
     comps = [c for c, ok in zip(comps, strong) if ok]
     # Blobs cut by the frame edge that are thin lines, much bigger or much smaller than a digit.
     comps = [c for c in comps if tight_crop or not (c.touches and steps.edge_junk(c, w, h, median_h))]
