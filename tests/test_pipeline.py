@@ -62,7 +62,9 @@ def test_ten_digit_frame_takes_one_pass(reader, clean_digits, monkeypatch):
     img, _ = render_sheet(x[:10], y[:10], np.random.default_rng(9), rows=2)
     passes = []
     real = finder.find_at
-    monkeypatch.setattr(finder, "find_at", lambda work, *a: passes.append(work.shape) or real(work, *a))
+    monkeypatch.setattr(
+        finder, "find_at", lambda work, *a, **k: passes.append(work.shape) or real(work, *a, **k)
+    )
     reading = reader.read(img)
     assert passes == [(240, 320)]
     assert len(reading.digits) == 10 and reading.inputs.shape == (10, 28, 28)

@@ -132,3 +132,53 @@ def test_cli_draws_boxes_where_it_is_told(tmp_path):
     assert main([str(src), str(out)]) == 0
     assert cv2.imread(str(out)).shape == (200, 300, 3)
     assert main([str(src), str(tmp_path / "missing" / "boxes.png")]) == 1
+
+
+def small_digits_frame(x):
+    """Ten MNIST digits ~43 px tall on flat noisy 640x480 paper (the profile's plain frames):
+    ~21 px in the coarse pass, so the finder looks again at full resolution."""
+    img = np.full((480, 640), 200.0, np.float32)
+    for k, d in enumerate(x[:10]):
+        r, c = divmod(k, 5)
+        a = cv2.resize(d, (60, 60), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0 * 1.3
+        a = np.clip(a, 0, 1)
+        patch = img[160 + r * 100 : 220 + r * 100, 60 + c * 110 : 120 + c * 110]
+        patch[:] = patch * (1 - a) + 40.0 * a
+    img += np.random.default_rng(0).normal(0, 3.0, img.shape).astype(np.float32)
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_coarse_pass_stops_at_the_height_when_a_closer_look_follows(clean_digits, monkeypatch):
+    import edge_runtime.segment.finder as finder
+    from edge_runtime.segment.ink import background_of
+    from edge_runtime.segment.options import DEFAULT
+
+    frame = small_digits_frame(clean_digits[0])
+    passes = []
+    real = finder.find_at
+    monkeypatch.setattr(finder, "find_at", lambda *a, **k: passes.append(real(*a, **k)) or passes[-1])
+    blobs = find_digits(frame)
+    assert len(blobs) == 10 and len(passes) == 2
+    coarse, fine = passes
+    assert coarse.blobs == [] and 0 < coarse.digit_h < DEFAULT.min_digit_px
+    assert fine.digit_h >= DEFAULT.min_digit_px
+    # The full coarse pass (no early stop) measures the same height and finds blobs there.
+    work = finder.rescale(frame, 0.5)
+    whole = real(work, 0.5, DEFAULT, True, background_of(work, DEFAULT))
+    assert whole.digit_h == coarse.digit_h and len(whole.blobs) > 0
+
+
+def test_small_array_statistics_equal_numpy_bit_for_bit():
+    from edge_runtime.segment.blobs import median, percentile
+    from edge_runtime.segment.ink import percentile_u8
+
+    rng = np.random.default_rng(1)
+    for _ in range(500):
+        n = int(rng.integers(1, 60))
+        for dtype in (np.float64, np.float32, np.int64):
+            v = (rng.random(n) * 1000).astype(dtype)
+            assert median(v) == np.median(v) and np.asarray(median(v)).dtype == np.median(v).dtype
+        v = rng.integers(1, 900, n).astype(float)
+        assert percentile(v, 90) == np.percentile(v, 90)
+        image = rng.integers(0, 256, (n, int(rng.integers(1, 60)))).astype(np.uint8)
+        assert percentile_u8(image, 90) == np.percentile(image, 90)

@@ -92,7 +92,10 @@ def find_digit_candidates(
         bg = background if is_dark else None
         if bg is None and min(work.shape) >= TINY_SIDE:
             bg = background_of(work if is_dark else cv2.LUT(work, LIGHT_TO_DARK), options)
-        found = find_at(work, coarse, options, is_dark, bg)
+        # When a closer look will follow anyway (digits shorter than ``min_digit_px``), the coarse
+        # pass stops once it knows the digits' height: merging, ordering and crops would be discarded.
+        closer = options.min_digit_px if coarse < fine else 0.0
+        found = find_at(work, coarse, options, is_dark, bg, closer_below=closer)
         if coarse < fine and not found.texture and (not found.blobs or found.digit_h < options.min_digit_px):
             # The closer look starts over at full resolution: a closer look at less than that, or
             # with the coarse pass's background (its sheet mask's margins are in small-copy
@@ -112,9 +115,16 @@ def rescale(grey: np.ndarray, scale: float) -> np.ndarray:
 
 
 def find_at(
-    work: np.ndarray, scale: float, options: SegmentOptions, dark: bool, background: Background | None = None
+    work: np.ndarray,
+    scale: float,
+    options: SegmentOptions,
+    dark: bool,
+    background: Background | None = None,
+    closer_below: float = 0.0,
 ) -> PassResult:
-    """One pass on ``work`` (the input scaled by ``scale``) with the ink's polarity ``dark``."""
+    """One pass on ``work`` (the input scaled by ``scale``) with the ink's polarity ``dark``.
+    ``closer_below``: digits shorter than this (working px) get a closer look, so the pass
+    stops at their height and returns no blobs."""
     ink, sheet = ink_and_sheet(work, options, dark, background)
     found = label_ink(ink, options)
     labels = found.labels
@@ -127,7 +137,9 @@ def find_at(
     comps = candidates(found.stats, found.keep, sheet, (h, w), options)
     if not comps:
         return PassResult(BlobList(), 0.0)
-    comps, median_h = digits_of(comps, ink.shape, found, sheet, options)
+    comps, median_h = digits_of(comps, ink.shape, found, sheet, options, closer_below)
+    if not comps:
+        return PassResult(BlobList(), median_h)
     order = reading_order([(c.x, c.y, c.w, c.h) for c in comps])
     dropped = max(0, len(order) - options.max_digits)
     out = []
@@ -167,21 +179,29 @@ def candidates(stats, keep, sheet, size: tuple[int, int], options: SegmentOption
 
 
 def digits_of(
-    comps: list[Component], size: tuple[int, int], found: Labelled, sheet, options: SegmentOptions
+    comps: list[Component],
+    size: tuple[int, int],
+    found: Labelled,
+    sheet,
+    options: SegmentOptions,
+    closer_below: float = 0.0,
 ) -> tuple[list[Component], float]:
     """Candidates -> (digit components, median digit height): faint blobs and edge junk go,
-    broken strokes and slivers are merged, touching digits split."""
+    broken strokes and slivers are merged, touching digits split. No components when the
+    median height is below ``closer_below`` (see ``find_at``)."""
     h, w = size
     stats = found.stats
     tight_crop = all(c.touches for c in comps)
     areas = np.array([stats[c.ids[0], cv2.CC_STAT_AREA] for c in comps], float)
     median_h, big = steps.digit_scale(np.array([c.h for c in comps], float), areas)
+    if median_h < closer_below:
+        return [], median_h
     # One pen writes all the digits with about the same contrast: blobs far fainter than the
     # substantial ones are shadow edges, show-through, dust or grid; stricter at the frame's
     # edge, where shadows and page edges meet it.
     peak = found.peak[[c.ids[0] for c in comps]]
     need = np.array([options.edge_contrast if c.touches else options.relative_contrast for c in comps])
-    strong = peak >= need * float(np.median(peak[big]))
+    strong = peak >= need * float(steps.median(peak[big]))
     comps = [c for c, ok in zip(comps, strong) if ok]
     # Blobs cut by the frame edge that are thin lines, much bigger or much smaller than a digit.
     comps = [c for c in comps if tight_crop or not (c.touches and steps.edge_junk(c, w, h, median_h))]

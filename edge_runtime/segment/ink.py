@@ -206,6 +206,19 @@ def ink_and_sheet(
     return relative_ink(grey, background)
 
 
+def percentile_u8(image: np.ndarray, q: float) -> float:
+    """``np.percentile(image, q)`` (linear) of a uint8 image, read from its histogram: the same
+    value, without sorting (np.percentile's partition was a third of ``relative_ink``)."""
+    counts = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    upto = np.cumsum(counts)
+    pos = q / 100.0 * (image.size - 1)
+    lo = int(np.floor(pos))
+    a, b = (float(np.searchsorted(upto, k, side="right")) for k in (lo, min(lo + 1, image.size - 1)))
+    t = pos - lo
+    # numpy's lerp, term for term, so that the result is bit for bit the same
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
+
+
 def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, np.ndarray | None]:
     """(ink, sheet mask) of a dark-ink image from its Background (see ``ink_and_sheet``)."""
     h, w = grey.shape
@@ -214,7 +227,7 @@ def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, 
     bg_small = bg_u8.astype(np.float32)
     # Contrast relative to the local background, but never relative to much less than the
     # paper's level: a dark desk's texture around a sheet is then weak, not ink.
-    paper = float(np.percentile(bg_dark, 90))
+    paper = percentile_u8(bg_dark, 90)
     # Without a sheet on a dark surround the frame is all paper: its dim parts (vignetting,
     # underexposure) are still paper, so the floor and the fade sit lower there (measured:
     # one more dev photo read under gamma 2, nothing else changed).
