@@ -389,7 +389,7 @@ def test_a_camera_gone_for_good_stops_serve_with_one_error_line(model_path, tmp_
     try:
         assert srv.proc.wait(timeout=20) == 1
         err = srv.proc.stderr.read()
-        assert "error: cannot open camera source" in err and "gave up after 2 s" in err, err
+        assert "error: cannot open camera source" in err and "gave up after 2.0 s" in err, err
         assert "Traceback" not in err
     finally:
         srv.stop()

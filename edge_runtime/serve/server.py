@@ -75,7 +75,7 @@ class Server:
 
     def __init__(self, options: ServeOptions):
         from edge_runtime.classifier import DigitClassifier
-        from edge_runtime.manifest import resolve_model
+        from edge_runtime.manifest import resolve_model, temperature_for
         from edge_runtime.pipeline import STREAM_REFRESH, DigitReader
         from edge_runtime.serve.app import Hub
         from edge_runtime.serve.engine import (
@@ -89,6 +89,7 @@ class Server:
 
         self.options = options
         self.model_path = resolve_model(options.model)
+        temperature = temperature_for(self.model_path)  # the manifest's calibration, as the CLI's
         DigitClassifier(self.model_path)  # fail now, with the model's own error, not in a thread
         self.stepwise_path = find_stepwise_model(self.model_path)
         self.started = time.monotonic()
@@ -99,7 +100,7 @@ class Server:
         self.exit_status = 0
 
         def make_reader(stream_refresh: int = 0):
-            clf = DigitClassifier(self.model_path, num_threads=options.threads)
+            clf = DigitClassifier(self.model_path, num_threads=options.threads, temperature=temperature)
             return DigitReader(clf, options.min_confidence, stream_refresh=stream_refresh)
 
         def make_worker():
