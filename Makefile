@@ -7,13 +7,14 @@
 #   make bench       the full benchmark report (benchmarks/reports/)
 #   make bench-edge  the TensorFlow-free part of the report (runs on a Raspberry Pi)
 #   make lint        ruff's linter and formatter check (configured in pyproject.toml)
+#   make pi-check    every shipped model and the edge program on emulated arm64 (root; README)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 PHOTOS ?= $(DIGITS_PHOTOS_DIR)
 
-.PHONY: setup setup-edge train train-all export test lint bench bench-edge eval clean
+.PHONY: setup setup-edge train train-all export test lint bench bench-edge eval pi-check clean
 
 setup: $(VENV)/.installed-dev
 setup-edge: $(VENV)/.installed-edge
@@ -60,6 +61,12 @@ bench: setup
 
 bench-edge: setup-edge
 	$(PY) -m benchmarks --edge-only $(ARGS)
+
+# Debian Bookworm arm64 under qemu-user (Raspberry Pi OS's base), compared with this machine.
+# Needs root and apt-get install qemu-user-static binfmt-support debootstrap; PI_CHECK_SKIP=1
+# turns "cannot run here" into a skip. The root file system is cached outside the clone (PI_CHECK_CACHE).
+pi-check: setup
+	benchmarks/arm64/pi-check.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
