@@ -125,12 +125,12 @@ def _opencv_gui() -> Check:
 def _models(options: DoctorOptions) -> tuple[list[Check], Path | None]:
     """Manifest, file hashes, the model the runtime would use, and a real interpreter call on it."""
     from edge_runtime.classifier import DigitClassifier, ModelError
-    from edge_runtime.manifest import read_manifest, resolve_model
-    from edge_runtime.tune import device_default, sample_digits, sha256_file
+    from edge_runtime.manifest import read_manifest
+    from edge_runtime.tune import device_default, models_folder, sample_digits, sha256_file
 
     fix_export = "copy models/ again from the release, or run make export"
     try:
-        folder = Path(options.models_dir) if options.models_dir else resolve_model(None).parent
+        folder = Path(options.models_dir) if options.models_dir else models_folder()
         manifest = read_manifest(folder)
     except (ModelError, OSError) as exc:
         return [Check("manifest", FAIL, str(exc), fix_export)], None

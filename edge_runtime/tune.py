@@ -102,6 +102,16 @@ def device_default(models_dir: Path, warn: Callable[[str], None] = _warn) -> tup
     return model, f"this device's default (digits-edge tune on {date[:10]}, {path})"
 
 
+def models_folder() -> Path:
+    """Where the runtime looks for manifest.json when no model is given: <project>/models, else
+    ./models (manifest.resolve_model's order, without $DIGITS_MODEL, which names a file)."""
+    from edge_runtime.manifest import MODELS_DIR
+
+    if not (MODELS_DIR / "manifest.json").is_file() and (Path.cwd() / "models" / "manifest.json").is_file():
+        return Path.cwd() / "models"
+    return MODELS_DIR
+
+
 def resolve_model_source(model: str | Path | None = None) -> tuple[Path, str]:
     """The model to run and why: --model, else $DIGITS_MODEL, else this device's tuned default,
     else the manifest's default. ``ModelError`` if there is none."""
@@ -263,9 +273,9 @@ class TuneResult:
 
 def tune(options: TuneOptions) -> TuneResult:
     from edge_runtime.classifier import ModelError
-    from edge_runtime.manifest import read_manifest, resolve_model
+    from edge_runtime.manifest import read_manifest
 
-    folder = Path(options.models_dir) if options.models_dir else resolve_model(None).parent
+    folder = Path(options.models_dir) if options.models_dir else models_folder()
     manifest = read_manifest(folder)
     pool, excluded, tol = candidates(manifest)
     paths = {}

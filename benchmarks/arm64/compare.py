@@ -240,14 +240,16 @@ def diff(a_dir: Path, b_dir: Path, seed_name: str | None = None) -> dict:
 def markdown(result: dict, a_label: str = "x86-64", b_label: str = "arm64") -> str:
     va, vb = result["a"]["versions"], result["b"]["versions"]
     d = result["digits"]
+    la, lb = ({k: v for k, v in x.items() if k not in ("machine", "python")} for x in (va, vb))
+    show = lambda libs: ", ".join(f"{k} {v}" for k, v in libs.items())  # noqa: E731
+    libs = f"the same {show(la)}" if la == lb else f"{a_label} with {show(la)}, {b_label} with {show(lb)}"
     lines = [
         f"## {result['section']}",
         "",
         f"Every shipped model on MNIST test digits {d['start']}-{d['start'] + d['count'] - 1} ({d['count']}), "
         f"one digit per call, and `digits-edge image` on the seed image and the dev photos: {a_label} "
         f"({va['machine']}, Python {va['python']}) natively vs {b_label} ({vb['machine']}, Python {vb['python']}, "
-        "Debian Bookworm under qemu-user, Cortex-A72 as on a Pi 4), with the same numpy "
-        f"{vb['numpy']}, OpenCV {vb['opencv']} and runtime. Pass: the same digit everywhere, float "
+        f"Debian Bookworm under qemu-user, Cortex-A72 as on a Pi 4), {libs}. Pass: the same digit everywhere, float "
         f"logits within {FLOAT_LOGIT_TOL:g}, integer outputs within {INT_STEP_TOL} quantization step. "
         "Emulation proves the arithmetic, not the speed: no timings are reported.",
         "",
