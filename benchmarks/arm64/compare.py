@@ -108,6 +108,7 @@ def run(options: RunOptions) -> dict:
     manifest = read_manifest(folder)
     with np.load(os.environ["MNIST_PATH"]) as data:
         x = data["x_test"][options.start : options.start + options.digits].astype(np.float32) / 255.0
+        labels = data["y_test"][options.start : options.start + options.digits].astype(int).tolist()
     outputs, models = {}, {}
     for entry in manifest.get("models", []):
         name, file = entry.get("name"), entry.get("file")
@@ -135,6 +136,7 @@ def run(options: RunOptions) -> dict:
         "versions": _versions(),
         "manifest_sha256": _sha256(folder / "manifest.json"),
         "digits": {"start": options.start, "count": int(len(x))},
+        "labels": labels,
         "models": models,
         "images": _read_images(default_model_path(folder)),
     }
@@ -156,8 +158,11 @@ def _dequantize(raw: np.ndarray, info: dict) -> np.ndarray:
     return raw.astype(np.float32)
 
 
-def compare_model(name: str, a: dict, b: dict, ya: np.ndarray | None, yb: np.ndarray | None) -> dict:
-    """One table row: how model ``name``'s outputs on the two sides differ, and whether that passes."""
+def compare_model(
+    name: str, a: dict, b: dict, ya: np.ndarray | None, yb: np.ndarray | None, labels: list | None = None
+) -> dict:
+    """One table row: how model ``name``'s outputs on the two sides differ, and whether that passes;
+    with ``labels``, each side's accuracy on the slice (whether a difference matters)."""
     row: dict = {"model": name, "quantization": a.get("quantization") or b.get("quantization")}
     problems = []
     for side, info, y in (("a", a, ya), ("b", b, yb)):
@@ -173,6 +178,9 @@ def compare_model(name: str, a: dict, b: dict, ya: np.ndarray | None, yb: np.nda
     row["digits"] = int(len(ya))
     row["argmax_mismatches"] = int((fa.argmax(1) != fb.argmax(1)).sum())
     row["max_abs_diff"] = float(np.abs(fa - fb).max())
+    if labels is not None and len(labels) == len(fa):
+        row["accuracy_a"] = float((fa.argmax(1) == np.asarray(labels)).mean())
+        row["accuracy_b"] = float((fb.argmax(1) == np.asarray(labels)).mean())
     if a.get("output_quantized"):
         row["output"] = a["output_dtype"]
         row["max_step_diff"] = int(np.abs(ya.astype(np.int64) - yb.astype(np.int64)).max())
@@ -209,6 +217,7 @@ def diff(a_dir: Path, b_dir: Path, seed_name: str | None = None) -> dict:
             rb["models"].get(n, {"error": "missing"}),
             oa.get(n),
             ob.get(n),
+            ra.get("labels"),
         )
         for n in names
     ]
@@ -253,20 +262,21 @@ def markdown(result: dict, a_label: str = "x86-64", b_label: str = "arm64") -> s
         f"logits within {FLOAT_LOGIT_TOL:g}, integer outputs within {INT_STEP_TOL} quantization step. "
         "Emulation proves the arithmetic, not the speed: no timings are reported.",
         "",
-        "| model | quantization | output | digits | argmax differs | max abs diff (logits) | max diff (output steps) | result |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
+        f"| model | quantization | output | digits | argmax differs | max abs diff (logits) | max diff (output steps) | accuracy {a_label} | accuracy {b_label} | result |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
+    acc = lambda m, k: f"{m[k]:.1%}" if k in m else "-"  # noqa: E731
     for m in result["models"]:
         if "digits" not in m:
             lines.append(
-                f"| {m['model']} | {m.get('quantization')} | | | | | | FAIL: {'; '.join(m['problems'])} |"
+                f"| {m['model']} | {m.get('quantization')} | | | | | | | | FAIL: {'; '.join(m['problems'])} |"
             )
             continue
         steps = str(m["max_step_diff"]) if "max_step_diff" in m else "-"
         verdict = "same" if m["ok"] else "FAIL: " + "; ".join(m["problems"])
         lines.append(
             f"| {m['model']} | {m['quantization']} | {m['output']} | {m['digits']} | {m['argmax_mismatches']} | "
-            f"{m['max_abs_diff']:.2e} | {steps} | {verdict} |"
+            f"{m['max_abs_diff']:.2e} | {steps} | {acc(m, 'accuracy_a')} | {acc(m, 'accuracy_b')} | {verdict} |"
         )
     same = sum(i["ok"] for i in result["images"])
     lines += [
