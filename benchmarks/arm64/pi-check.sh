@@ -86,8 +86,7 @@ if [[ $(cat "$ROOTFS/.pi-check-recipe" 2>/dev/null) != "$ROOTFS_RECIPE" ]]; then
   say "building the arm64 Bookworm root file system in $ROOTFS (about 10-20 minutes, once)"
   mkdir -p "$CACHE"
   rm -rf "$CACHE/rootfs.partial" "$ROOTFS"
-  # No ca-certificates package: its postinst runs a few processes per certificate, minutes under
-  # emulation; pip gets the host's CA bundle instead (below).
+  # (python3-venv's pip wheel pulls in ca-certificates, whose set-up alone takes minutes emulated.)
   debootstrap --arch=arm64 --variant=minbase --include=python3,python3-venv \
     bookworm "$CACHE/rootfs.partial" "$(mirror)" >"$CACHE/debootstrap.log" 2>&1 ||
     { tail -20 "$CACHE/debootstrap.log" >&2; echo "pi-check: debootstrap failed (log: $CACHE/debootstrap.log)" >&2; exit 1; }
@@ -108,6 +107,8 @@ mountpoint -q "$ROOTFS/proc" || { mount -t proc proc "$ROOTFS/proc" && MOUNTS+=(
 # qemu 7.2 shows ARM programs the host's x86 /proc/cpuinfo, on which LiteRT's CPU detection
 # crashes (a segfault creating the interpreter): show them a Pi 4's instead.
 mount --bind benchmarks/arm64/cpuinfo-pi4.txt "$ROOTFS/proc/cpuinfo" && MOUNTS+=("$ROOTFS/proc/cpuinfo")
+# LiteRT's CPU detection also reads /sys/devices/system/cpu (it complains, and guesses, without it).
+mountpoint -q "$ROOTFS/sys" || { mount -t sysfs sysfs "$ROOTFS/sys" && MOUNTS+=("$ROOTFS/sys"); }
 mountpoint -q "$ROOTFS/dev" || { mount --bind /dev "$ROOTFS/dev" && MOUNTS+=("$ROOTFS/dev"); }
 # pip inside must reach the index: the host's name servers and certificate authorities.
 cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
