@@ -9,13 +9,15 @@
 #   make lint        ruff's linter and formatter check (configured in pyproject.toml)
 #   make serve       digits-edge serve on http://127.0.0.1:8000/ (ARGS="--source 0" etc.)
 #   make setup-browser  Debian's chromium + chromium-driver for the browser tests (as root, once)
+#   make pi-check    every shipped model and the edge program on emulated arm64 (root; README)
+#   make setup-pi-check  Debian's qemu-user-static, binfmt-support, debootstrap for pi-check (root, once)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 PHOTOS ?= $(DIGITS_PHOTOS_DIR)
 
-.PHONY: setup setup-edge setup-browser train train-all export test lint bench bench-edge eval serve clean
+.PHONY: setup setup-edge setup-browser setup-pi-check train train-all export test lint bench bench-edge eval serve pi-check clean
 
 setup: $(VENV)/.installed-dev
 setup-edge: $(VENV)/.installed-edge
@@ -74,6 +76,20 @@ bench: setup
 
 bench-edge: setup-edge
 	$(PY) -m benchmarks --edge-only $(ARGS)
+
+# Debian Bookworm arm64 under qemu-user (Raspberry Pi OS's base), compared with this machine.
+# Needs root and apt-get install qemu-user-static binfmt-support debootstrap; PI_CHECK_SKIP=1
+# turns "cannot run here" into a skip. The root file system is cached outside the clone (PI_CHECK_CACHE).
+# Debian's emulator, binfmt hook and bootstrapper for make pi-check (as root, once).
+setup-pi-check:
+	@if command -v debootstrap >/dev/null && command -v qemu-aarch64-static >/dev/null && command -v update-binfmts >/dev/null; then \
+		echo "debootstrap, qemu-user-static and binfmt-support are installed"; \
+	else \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static binfmt-support debootstrap; \
+	fi
+
+pi-check: setup
+	benchmarks/arm64/pi-check.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

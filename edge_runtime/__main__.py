@@ -3,9 +3,13 @@
     python -m edge_runtime image photo.jpg scans/ 'shots/*.png' --json
     python -m edge_runtime camera --source 0 --save /tmp/frames --max-frames 100
     python -m edge_runtime camera --source picamera          # Raspberry Pi camera (Picamera2)
+    python -m edge_runtime doctor                            # check this device
+    python -m edge_runtime tune                              # pick this device's fastest model
 
 One line per image or frame (``--json``: one JSON object per line). The model is
-``--model``, else $DIGITS_MODEL, else the default in models/manifest.json.
+``--model``, else $DIGITS_MODEL, else this device's default from ``tune`` (if the models did
+not change since), else the default in models/manifest.json; --json's records name it and
+where it came from.
 
 Exit status: 0 all inputs read; 1 some input failed (each failure is its own line, with
 an ``error`` field under ``--json``), or the camera failed; 2 bad usage (a flag, an
@@ -108,12 +112,17 @@ class _Display:
 
 def make_reader(options: RunOptions):
     from edge_runtime.classifier import DigitClassifier
-    from edge_runtime.manifest import resolve_model, temperature_for
+    from edge_runtime.manifest import temperature_for
     from edge_runtime.pipeline import DigitReader
+    from edge_runtime.tune import resolve_model_source
 
-    path = resolve_model(options.model)
+    path, source = resolve_model_source(options.model)  # --model, $DIGITS_MODEL, tuned, manifest
+    if source.startswith("this device"):
+        print(f"model: {path.name}, {source}", file=sys.stderr)
     classifier = DigitClassifier(path, num_threads=options.threads, temperature=temperature_for(path))
-    return DigitReader(classifier, options.min_confidence)
+    reader = DigitReader(classifier, options.min_confidence)
+    reader.model_info = {"model": path.name, "model_source": source}  # into every --json record
+    return reader
 
 
 def read_images(paths: list[str], options: RunOptions, reader=None, emit=print) -> int:
@@ -126,7 +135,7 @@ def read_images(paths: list[str], options: RunOptions, reader=None, emit=print) 
     display = _Display(options.show)
     failed = 0
     for path in expand_inputs(paths):
-        record: dict = {"source": display_name(path), "frame": None}
+        record: dict = {"source": display_name(path), "frame": None, **getattr(reader, "model_info", {})}
         try:
             t0 = time.perf_counter()
             image = load_image(path)
@@ -176,7 +185,8 @@ def run_camera(camera_options, options: RunOptions, reader=None, emit=print, war
             now = time.perf_counter()
             dt, t_prev = now - t_prev, now
             fps = 1.0 / dt if fps == 0.0 else 0.9 * fps + 0.1 / max(dt, 1e-6)
-            record = {"source": camera_options.source, "frame": n, **reading.as_dict(), "fps": round(fps, 2)}
+            record = {"source": camera_options.source, "frame": n, **getattr(reader, "model_info", {})}
+            record.update(reading.as_dict(), fps=round(fps, 2))
             emit(json.dumps(record) if options.json else _format(record))
             if options.save or display.enabled:
                 vis = annotate(frame, reading, fps=fps, min_confidence=options.min_confidence)
@@ -271,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     from edge_runtime.serve.server import add_arguments  # imports no web framework until run
 
     add_arguments(sub.add_parser("serve", help="serve a live page and an HTTP API (needs the [serve] extra)"))
+    sub.add_parser("doctor", add_help=False, help="check this device: versions, models, cameras, heat")
+    sub.add_parser("tune", add_help=False, help="time the shipped models here; record the fastest")
     return p
 
 
@@ -286,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("doctor", "tune"):  # device tools with their own flags
+        import importlib
+
+        return importlib.import_module(f"edge_runtime.{argv[0]}").main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         from edge_runtime.serve.server import main_from_args
