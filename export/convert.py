@@ -87,13 +87,19 @@ def default_variants(arch: str) -> list[Variant]:
     """What `make export` ships per architecture.
 
     LSTM: all four fused variants (the small files, fused op) plus the unrolled
-    dynamic-range and int8 graphs (the fast ones on x86; see the benchmark report). Other
+    dynamic-range graph (the fast one on x86; see the benchmark report). Other
     architectures convert only as unrolled graphs (their loop graph crashes int8).
+
+    The unrolled full-integer int8 graphs are not shipped: on arm64 (``make pi-check``) their
+    integer kernels round differently from x86's, the error compounds over the 28 unrolled
+    steps, and 1 to 8 of 1,000 test digits read differently than on x86, so the accuracy export
+    measures here is not the one a Raspberry Pi gets. ``--variants lstm_unrolled_int8`` still
+    builds one. (The fused int8 file stays: within one output step on both CPUs.)
     """
     if arch in FUSED_ARCHS:
         fused = [Variant(arch, "fused", q) for q in ("float32", "float16", "dynamic", "int8")]
-        return fused + [Variant(arch, "unrolled", q) for q in ("dynamic", "int8")]
-    return [Variant(arch, "unrolled", q) for q in ("float32", "float16", "dynamic", "int8")]
+        return fused + [Variant(arch, "unrolled", "dynamic")]
+    return [Variant(arch, "unrolled", q) for q in ("float32", "float16", "dynamic")]
 
 
 def parse_variant(text: str, arch: str | None = None) -> Variant:
