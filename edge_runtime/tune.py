@@ -115,16 +115,14 @@ def models_folder() -> Path:
 def resolve_model_source(model: str | Path | None = None) -> tuple[Path, str]:
     """The model to run and why: --model, else $DIGITS_MODEL, else this device's tuned default,
     else the manifest's default. ``ModelError`` if there is none."""
-    from edge_runtime.manifest import resolve_model
+    from edge_runtime.manifest import resolve_model, verify_model_path
 
-    if model:
-        return Path(model), "--model"
-    if os.environ.get("DIGITS_MODEL"):
-        return Path(os.environ["DIGITS_MODEL"]), "$DIGITS_MODEL"
+    if model or os.environ.get("DIGITS_MODEL"):  # checked against a manifest beside it, if any
+        return resolve_model(model), "--model" if model else "$DIGITS_MODEL"
     default = resolve_model(None)
     tuned = device_default(default.parent)
     if tuned:
-        return tuned
+        return verify_model_path(tuned[0]), tuned[1]
     return default, "the manifest's default"
 
 

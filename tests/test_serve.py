@@ -240,11 +240,13 @@ def test_latest_info_health_and_metrics(server, video):
         time.sleep(0.1)
     latest = json.loads(raw)
     assert status == 200 and latest["text"] == video[1] and latest["source"] == str(video[0])
-    assert {"source", "frame", "text", "digits", "timings_ms", "fps"} == set(latest)
+    assert {"source", "frame", "model", "model_source", "text", "digits", "timings_ms", "fps"} == set(latest)
+    assert latest["model"] and latest["model_source"]  # where the model came from, as in the CLI
     info = get(server.url + "/api/info")
     assert (
         info["manifest_entry"]["sha256"] and info["versions"]["starlette"] and info["source"] == str(video[0])
     )
+    assert info["model"]["source"] == latest["model_source"]
     assert Path(info["stepwise_model"]).name.startswith("lstm_stepwise")  # content-addressed after export
     health = get(server.url + "/api/health")
     assert health["status"] == "ok" and health["camera"]["state"] == "live"

@@ -75,7 +75,7 @@ class Server:
 
     def __init__(self, options: ServeOptions):
         from edge_runtime.classifier import DigitClassifier
-        from edge_runtime.manifest import resolve_model, temperature_for
+        from edge_runtime.manifest import temperature_for
         from edge_runtime.pipeline import STREAM_REFRESH, DigitReader
         from edge_runtime.serve.app import Hub
         from edge_runtime.serve.engine import (
@@ -86,9 +86,11 @@ class Server:
             WorkerPool,
             find_stepwise_model,
         )
+        from edge_runtime.tune import resolve_model_source
 
         self.options = options
-        self.model_path = resolve_model(options.model)
+        # --model, $DIGITS_MODEL, this device's tuned default, the manifest's: as image and camera
+        self.model_path, self.model_source = resolve_model_source(options.model)
         temperature = temperature_for(self.model_path)  # the manifest's calibration, as the CLI's
         DigitClassifier(self.model_path)  # fail now, with the model's own error, not in a thread
         self.stepwise_path = find_stepwise_model(self.model_path)
@@ -101,7 +103,9 @@ class Server:
 
         def make_reader(stream_refresh: int = 0):
             clf = DigitClassifier(self.model_path, num_threads=options.threads, temperature=temperature)
-            return DigitReader(clf, options.min_confidence, stream_refresh=stream_refresh)
+            reader = DigitReader(clf, options.min_confidence, stream_refresh=stream_refresh)
+            reader.model_info = {"model": self.model_path.name, "model_source": self.model_source}
+            return reader  # records name the model as the CLI's --json lines do
 
         def make_worker():
             step = StepwiseModel(self.stepwise_path) if self.stepwise_path else None
@@ -163,7 +167,11 @@ class Server:
         opts = asdict(self.options)
         opts["token"] = "(set)" if opts["token"] else None
         return {
-            "model": {"name": entry["name"] if entry else self.model_path.stem, "file": str(self.model_path)},
+            "model": {
+                "name": entry["name"] if entry else self.model_path.stem,
+                "file": str(self.model_path),
+                "source": self.model_source,
+            },
             "manifest_entry": entry,
             "stepwise_model": str(self.stepwise_path) if self.stepwise_path else None,
             "versions": versions(),
