@@ -110,7 +110,7 @@ class _Display:
         return cv2.waitKey(1) & 0xFF not in (ord("q"), 27)
 
 
-def make_reader(options: RunOptions):
+def make_reader(options: RunOptions, stream_refresh: int = 0):
     from edge_runtime.classifier import DigitClassifier
     from edge_runtime.manifest import temperature_for
     from edge_runtime.pipeline import DigitReader
@@ -120,7 +120,7 @@ def make_reader(options: RunOptions):
     if source.startswith("this device"):
         print(f"model: {path.name}, {source}", file=sys.stderr)
     classifier = DigitClassifier(path, num_threads=options.threads, temperature=temperature_for(path))
-    reader = DigitReader(classifier, options.min_confidence)
+    reader = DigitReader(classifier, options.min_confidence, stream_refresh=stream_refresh)
     reader.model_info = {"model": path.name, "model_source": source}  # into every --json record
     return reader
 
@@ -165,8 +165,9 @@ def run_camera(camera_options, options: RunOptions, reader=None, emit=print, war
     from edge_runtime.annotate import annotate, save_image
     from edge_runtime.camera import FrameSource
     from edge_runtime.classifier import ModelError
+    from edge_runtime.pipeline import STREAM_REFRESH
 
-    reader = reader or make_reader(options)
+    reader = reader or make_reader(options, STREAM_REFRESH)
     display = _Display(options.show)
     source = FrameSource(camera_options)
     previous = signal.signal(signal.SIGTERM, lambda *_: source.stop())
@@ -312,11 +313,13 @@ def _main(argv: list[str] | None) -> int:
         args.model, args.threads, args.min_confidence, args.json, args.save, args.show, args.max_frames
     )
     from edge_runtime.classifier import ModelError
+    from edge_runtime.pipeline import STREAM_REFRESH
 
     try:
         if options.save is not None:
             prepare_save_dir(options.save)
-        reader = make_reader(options)
+        # camera frames show one scene: the ink polarity is reused (edge_runtime.pipeline)
+        reader = make_reader(options, STREAM_REFRESH if args.command == "camera" else 0)
     except (ModelError, ImportError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
