@@ -140,16 +140,6 @@ def _save(folder: Path, name: str, image: np.ndarray, label) -> dict:
 # ---- the worker: runs inside whichever code is on the path --------------------------------
 
 
-def _edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
 def _percentiles(values: list[float]) -> dict:
     v = np.asarray(values, float)
     if v.size == 0:
@@ -163,6 +153,7 @@ def profile_folder(folder: Path, model: Path, reps: int) -> dict:
 
     import edge_runtime.pipeline as pipeline
     from edge_runtime.classifier import DigitClassifier
+    from edge_runtime.evaluate import edit_distance  # in the old code too (since the first release)
 
     cv2.setNumThreads(1)
     # The reader times its stages with time.perf_counter: give it the thread's CPU clock.
@@ -183,7 +174,7 @@ def profile_folder(folder: Path, model: Path, reps: int) -> dict:
             for s in STAGES:
                 reads[s].append([float(r.timings_ms[s]) for r in runs])
             label, text = it["label"], runs[0].text
-            correct += max(0, len(label) - _edit_distance(text, label))
+            correct += max(0, len(label) - edit_distance(text, label))
             total += len(label)
             exact += text == label
         out["sets"][name] = {

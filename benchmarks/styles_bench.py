@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.classifier import softmax
+from export.calibrate import calibration_error as ece
+
 REPORTS = Path(__file__).resolve().parent / "reports"
 THRESHOLDS = [round(t, 2) for t in np.arange(0.0, 1.0, 0.05)] + [0.97, 0.99]
 """--min-confidence values on the risk-coverage curves."""
@@ -36,25 +39,6 @@ never saw, none of them the photos, so the photos measure the choice instead of 
 
 
 # ---------------------------------------------------------------- small helpers
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = np.asarray(logits, np.float64) / temperature
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def ece(conf: np.ndarray, right: np.ndarray, bins: int = 15) -> float:
-    """Expected calibration error over equal-width confidence bins."""
-    which = np.minimum((conf * bins).astype(int), bins - 1)
-    return float(
-        sum(
-            abs(right[which == k].mean() - conf[which == k].mean()) * (which == k).mean()
-            for k in range(bins)
-            if (which == k).any()
-        )
-    )
 
 
 def risk_coverage(conf: np.ndarray, right: np.ndarray) -> list[dict]:

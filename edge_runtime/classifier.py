@@ -74,8 +74,10 @@ def _has_state(interpreter) -> bool:
     return any(op.get("op_name", "") in STATEFUL_OPS for op in ops)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=-1, keepdims=True)
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """(..., 10) logits -> probabilities of softmax(logits / temperature) (the calibrated ones)."""
+    z = np.asarray(logits) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
 

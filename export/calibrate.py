@@ -22,18 +22,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from edge_runtime.classifier import softmax
+
 ECE_BINS = 15
 """Equal-width confidence bins for the expected calibration error (the usual choice)."""
 LOG_T_RANGE = (-3.0, 3.0)
 """Search interval for log(T): T from 0.05 to 20."""
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """(n, 10) logits -> (n, 10) probabilities of softmax(logits / temperature)."""
-    z = np.asarray(logits, np.float64) / temperature
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
@@ -70,8 +64,11 @@ def ece(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> 
     """Expected calibration error: the share-weighted mean |accuracy - confidence| over
     equal-width bins of the top probability (0 = every confidence is honest)."""
     p = np.asarray(probabilities)
-    conf, pred = p.max(axis=1), p.argmax(axis=1)
-    right = pred == np.asarray(labels)
+    return calibration_error(p.max(axis=1), p.argmax(axis=1) == np.asarray(labels), bins)
+
+
+def calibration_error(conf: np.ndarray, right: np.ndarray, bins: int = ECE_BINS) -> float:
+    """ECE from each digit's confidence and whether it was read right."""
     which = np.minimum((conf * bins).astype(int), bins - 1)
     total = 0.0
     for k in range(bins):
