@@ -38,7 +38,7 @@ train: setup
 	$(PY) -m training $(ARGS)
 
 train-all: setup
-	$(PY) -m training --arch lstm
+	$(PY) -m training --arch lstm --styles 0.15 --epochs 30
 	$(PY) -m training --arch lstm --no-augment --epochs 24 --out runs/lstm_plain
 	$(PY) -m training --arch gru
 	$(PY) -m training --arch rnn

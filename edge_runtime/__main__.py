@@ -36,8 +36,8 @@ class RunOptions:
     """TFLite model path; None: $DIGITS_MODEL, else the manifest default in <project>/models."""
     threads: int = 1
     """Interpreter threads."""
-    min_confidence: float = 0.55
-    """Digits whose calibrated confidence is below this print as '?' (the rule that chose 0.55:
+    min_confidence: float = 0.65
+    """Digits whose calibrated confidence is below this print as '?' (the rule that chose 0.65:
     benchmarks/styles_bench.py, at most 1% of right readings hidden on MNIST + the style suite)."""
     json: bool = False
     """One JSON object per line instead of a readable line."""

@@ -82,7 +82,7 @@ def build_stepwise(model):
 
 def convert(keras_path: Path) -> bytes:
     """model.keras -> float32 TFLite bytes of the stepwise graph."""
-    from export.convert import load_keras
+    from training.models import load_keras
     from training.tfkeras import tf
 
     model = build_stepwise(load_keras(keras_path))
@@ -205,7 +205,14 @@ def make_entry(
 
     keras_path = run_dir / "model.keras"
     # The reference may have been converted in this same export (still in the work folder).
-    candidates = [work_file.parent / f"{REFERENCE}.tflite", models_dir / f"{REFERENCE}.tflite"]
+    # In models_dir it has the content-addressed name its manifest entry gives.
+    shipped = [
+        e["file"]
+        for e in (read_manifest(models_dir) or {"models": []})["models"]
+        if e.get("name") == REFERENCE
+    ]
+    candidates = [work_file.parent / f"{REFERENCE}.tflite", *(models_dir / f for f in shipped)]
+    candidates.append(models_dir / f"{REFERENCE}.tflite")
     reference = next((p for p in candidates if p.is_file()), None)
     if reference is None:
         raise StepwiseError(f"reference model {candidates[-1]} is missing; export {REFERENCE} first")

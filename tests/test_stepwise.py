@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edge_runtime.classifier import DigitClassifier
-from export.manifest import check_manifest, choose_default
+from export.manifest import check_manifest, choose_default, shipped_name
 from export.stepwise import FILE, LOGIT_TOLERANCE, NAME, REFERENCE, ROLE, stepwise_logits
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -22,9 +22,18 @@ def manifest() -> dict:
     return json.loads((MODELS / "manifest.json").read_text())
 
 
+def shipped(name: str) -> Path:
+    """The committed file of a manifest entry (export gives it a content-addressed name)."""
+    return MODELS / next(e["file"] for e in manifest()["models"] if e["name"] == name)
+
+
 def test_manifest_lists_stepwise_file_with_its_role_and_checker_accepts_it():
     entry = next(e for e in manifest()["models"] if e["name"] == NAME)
-    assert entry["role"] == ROLE and entry["file"] == FILE and entry["reference"] == REFERENCE
+    assert (
+        entry["role"] == ROLE
+        and entry["file"] in (FILE, shipped_name(NAME, entry["sha256"]))
+        and entry["reference"] == REFERENCE
+    )
     assert entry["output"]["shape"] == [1, 28, 10]
     assert entry["agreement"] == 1.0 and entry["max_logit_diff"] <= LOGIT_TOLERANCE
     assert check_manifest(MODELS) == []
@@ -43,8 +52,8 @@ def test_last_step_agrees_with_the_shipped_lstm_on_mnist():
     from training.data import load_mnist
 
     x = load_mnist(MNIST, download=False).x_test[:1000].astype(np.float32) / 255.0
-    steps = stepwise_logits(MODELS / FILE, x)  # (n, 28, 10)
-    ref = DigitClassifier(MODELS / f"{REFERENCE}.tflite").logits(x)
+    steps = stepwise_logits(shipped(NAME), x)  # (n, 28, 10)
+    ref = DigitClassifier(shipped(REFERENCE)).logits(x)
     assert steps.shape == (1000, 28, 10)
     assert np.array_equal(steps[:, -1].argmax(1), ref.argmax(1))
     assert np.abs(steps[:, -1] - ref).max() <= LOGIT_TOLERANCE

@@ -155,6 +155,26 @@ def test_restyle_touches_only_the_share_asked_and_is_reproducible(mnist_test):
     np.testing.assert_array_equal(styles.restyle(x, y, 0.0), x)
 
 
+def test_style_weights_scale_one_style_and_leave_the_others(mnist_test):
+    x, y = mnist_test
+    x, y = x[:2000], y[:2000]
+    full = styles.restyle(x, y, 1.0, seed=1)
+    weighted = styles.restyle(x, y, 1.0, seed=1, weights=styles.parse_weights("open_top_4=0,elastic=0"))
+    changed = (weighted != x).any(axis=(1, 2))
+    assert not changed[y == 4].any()  # no open 4 and no elastic: every 4 stays as written
+    assert not changed[(y != 1) & (y != 7) & (y != 9)].any()  # nor any digit without an edit
+    assert changed[y == 7].mean() > 0.8 and (full != x).any(axis=(1, 2))[y == 4].mean() > 0.5
+    np.testing.assert_array_equal(
+        styles.restyle(x, y, 0.4, seed=1, weights={}), styles.restyle(x, y, 0.4, seed=1)
+    )
+
+
+@pytest.mark.parametrize("text", ["open_top_4", "open_top_5=0.5", "elastic=x", "crossed_7=1.5"])
+def test_bad_style_weights_are_named(text):
+    with pytest.raises(ValueError, match=text.split("=")[0]):
+        styles.parse_weights(text)
+
+
 def test_style_suite_is_fixed_and_made_of_the_digits_given(mnist_test):
     x, y = mnist_test
     x, y = x[:1500], y[:1500]

@@ -71,6 +71,11 @@ def parse_options(argv: list[str] | None = None):
         f"(training/styles.py; e.g. 0.3; default: {d.styles}, off)",
     )
     p.add_argument(
+        "--style-weights",
+        help="with --styles: per style a 0..1 factor on its share, e.g. long_tail_9=0.5,open_top_4=0.5 "
+        "(default: all 1)",
+    )
+    p.add_argument(
         "--mnist", help="path to mnist.npz (default: $MNIST_PATH, then ~/.keras/datasets/mnist.npz)"
     )
     p.add_argument(

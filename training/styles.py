@@ -216,26 +216,51 @@ STYLES: dict[str, tuple[int | None, Edit]] = {
 # ---------------------------------------------------------------- training and the suite
 
 
-def restyle(x: np.ndarray, y: np.ndarray, share: float, seed: int = 0) -> np.ndarray:
+def parse_weights(text: str | None) -> dict[str, float]:
+    """``"long_tail_9=0.5,open_top_4=0.5"`` -> {style: weight}; ValueError naming a bad item."""
+    weights = {}
+    for item in filter(None, (t.strip() for t in (text or "").split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or name.strip() not in STYLES:
+            raise ValueError(f"style weight {item!r}: expected NAME=W with NAME one of {', '.join(STYLES)}")
+        try:
+            w = float(value)
+        except ValueError:
+            raise ValueError(f"style weight {item!r}: {value!r} is not a number") from None
+        if not 0 <= w <= 1:
+            raise ValueError(f"style weight {item!r}: W must be in [0, 1]")
+        weights[name.strip()] = w
+    return weights
+
+
+def restyle(
+    x: np.ndarray, y: np.ndarray, share: float, seed: int = 0, weights: dict[str, float] | None = None
+) -> np.ndarray:
     """A copy of the training digits x (n, 28, 28) uint8 in which about ``share`` of the 1s,
     4s, 7s and 9s are given one of their styles (picked at random) and ``share`` / 4 of
     all digits an elastic distortion. Deterministic for a seed (a resumed run matches).
+    ``weights`` (style name -> 0..1, default 1) scales one style's share: a digit picked for
+    that style keeps its MNIST shape with probability 1 - weight.
 
     (Measured: share 0.5 with half of it elastic cost the LSTM-64 0.27 pp on the MNIST test
     set, 98.95% against 99.22%.)"""
     rng = np.random.default_rng([seed, 13])
+    weights = weights or {}
     out = x.copy()
-    by_digit: dict[int, list[Edit]] = {}
-    for digit, edit in STYLES.values():
+    by_digit: dict[int, list[tuple[str, Edit]]] = {}
+    for name, (digit, edit) in STYLES.items():
         if digit is not None:
-            by_digit.setdefault(digit, []).append(edit)
+            by_digit.setdefault(digit, []).append((name, edit))
     for i in np.flatnonzero(rng.random(len(x)) < share):
         edits = by_digit.get(int(y[i]))
         if edits:
-            styled = edits[rng.integers(len(edits))](x[i], rng)
+            name, edit = edits[rng.integers(len(edits))]
+            if name in weights and rng.random() >= weights[name]:
+                continue  # this style's share is scaled down: the digit stays as written
+            styled = edit(x[i], rng)
             if styled is not None:
                 out[i] = styled
-    for i in np.flatnonzero(rng.random(len(x)) < share / 4):
+    for i in np.flatnonzero(rng.random(len(x)) < share / 4 * weights.get("elastic", 1.0)):
         out[i] = elastic(out[i], rng)
     return out
 
