@@ -40,6 +40,8 @@ class Artefacts:
     manifest: dict
     metrics: dict
     """metrics.json of the run the default model was exported from."""
+    options: dict
+    """The training options in that run's config.json (what the recipe label names)."""
     plain_metrics: dict
     plain_history: dict
 
@@ -53,6 +55,7 @@ class Artefacts:
             report=report_data,
             manifest=manifest,
             metrics=json.loads((run / "metrics.json").read_text()),
+            options=json.loads((run / "config.json").read_text()).get("options", {}),
             plain_metrics=json.loads((PLAIN_RUN / "metrics.json").read_text()),
             plain_history=json.loads((PLAIN_RUN / "history.json").read_text()),
         )
@@ -80,7 +83,9 @@ def results(a: Artefacts) -> str:
     frame_ms = frames["process_ms"]
     lines = [
         [
-            f"{m['arch'].upper()}-{m['units']}, {m['recipe']} recipe, MNIST 10k test set",
+            f"{m['arch'].upper()}-{m['units']}, {m['recipe']} recipe"
+            + (f" with `--styles {a.options['styles']:g}`" if a.options.get("styles") else "")
+            + ", MNIST 10k test set",
             f"{fmt_pct(m['test_accuracy'])} (Keras), {m['train_seconds']:.0f} s of training ({m['epochs']} epochs)",
         ],
         [

@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_runtime.contract import MIN_CONFIDENCE
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -36,9 +38,9 @@ class RunOptions:
     """TFLite model path; None: $DIGITS_MODEL, else the manifest default in <project>/models."""
     threads: int = 1
     """Interpreter threads."""
-    min_confidence: float = 0.65
-    """Digits whose calibrated confidence is below this print as '?' (the rule that chose 0.65:
-    benchmarks/styles_bench.py, at most 1% of right readings hidden on MNIST + the style suite)."""
+    min_confidence: float = MIN_CONFIDENCE
+    """Digits whose calibrated confidence is below this print as '?' (edge_runtime.contract says
+    how the default was chosen)."""
     json: bool = False
     """One JSON object per line instead of a readable line."""
     save: Path | None = None

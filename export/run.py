@@ -47,6 +47,7 @@ from export.manifest import (
     sha256_json,
     shipped_name,
 )
+from export.stepwise import NAME as STEPWISE_NAME
 from export.stepwise import export_stepwise
 from export.verify import FUSED_LSTM_OP, VerifyOptions, compare_latencies, verify_model
 
@@ -399,9 +400,10 @@ def _export_locked(options: ExportOptions, out_dir: Path, log: Callable[[str], N
             work.mkdir(exist_ok=True)
             for src, todo in plan:
                 _export_source(src, todo, work, data, options, result, new_entries, log)
-        new_entries.update(
-            export_stepwise(out_dir, work, sources, options, log)
-        )  # the serve page's per-row LSTM
+        stepwise, why = export_stepwise(out_dir, work, sources, options, log)  # serve's per-row LSTM
+        new_entries.update(stepwise)
+        if why:  # counted like a failed variant: the exit status says so
+            result.variants.append(VariantResult(STEPWISE_NAME, "failed", reason=why))
         final = {**_carried(prev_entries, sources, kept, out_dir), **kept, **new_entries}
         unchanged = not new_entries and previous is not None and set(final) == set(prev_entries)
         if final and not unchanged:  # else nothing changed, or everything failed: keep the folder

@@ -271,17 +271,18 @@ def add_to_manifest(out_dir: Path, entry: dict, work_file: Path) -> None:
     write_manifest(out_dir, m)
 
 
-def export_stepwise(out_dir: Path, work: Path, sources, options, log) -> dict:
-    """Hook for export.run: {NAME: entry} of a new stepwise file in ``work`` when the LSTM run
-    changed, {} when it is up to date or there is no LSTM run. Runs the conversion in a child
-    process (a converter crash must not take the export down); a failure is logged, not raised.
-    Only the full default export makes it: an export of chosen ``--variants`` leaves it as it is."""
+def export_stepwise(out_dir: Path, work: Path, sources, options, log) -> tuple[dict, str]:
+    """Hook for export.run: ({NAME: entry} of a new stepwise file in ``work``, "") when the LSTM
+    run changed, ({}, "") when it is up to date or there is no LSTM run, ({}, why) when it
+    failed. Runs the conversion in a child process (a converter crash must not take the export
+    down); export.run counts a failure like a failed variant. Only the full default export makes
+    it: an export of chosen ``--variants`` leaves it as it is."""
     src = next((s for s in sources if s.arch == "lstm"), None)
     if src is None or options.variants or options.keras is not None:
-        return {}
+        return {}, ""
     keras_sha = src.keras_sha256 or sha256_file(src.keras_path)
     if up_to_date(out_dir, keras_sha):
-        return {}
+        return {}, ""
     work.mkdir(exist_ok=True)
     cmd = [sys.executable, "-m", "export.stepwise", "--runs", str(src.keras_path.parent.parent)]
     cmd += ["--out", str(out_dir), "--work-file", str(work / FILE), "--entry-only"]
@@ -294,14 +295,14 @@ def export_stepwise(out_dir: Path, work: Path, sources, options, log) -> dict:
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
         log(f"{NAME:<26} failed  {last}")
-        return {}
+        return {}, last
     entry = json.loads(proc.stdout.strip().splitlines()[-1])
     log(
         f"{NAME:<26} ok      {entry['size_bytes'] / 1024:7.1f} KB  acc {entry['test_accuracy']:.2%}  "
         f"agree {entry['agreement']:.2%}  max|dlogit| {entry['max_logit_diff']:.2e}  "
         f"{time.perf_counter() - t0:5.1f} s"
     )
-    return {NAME: entry}
+    return {NAME: entry}, ""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 
+from edge_runtime.contract import MIN_CONFIDENCE
+
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 """The only binds that need no token: the machine's own default loopback address."""
 TOKEN_ENV = "DIGITS_SERVE_TOKEN"
@@ -34,8 +36,9 @@ class ServeOptions:
     """TFLite model path; None: $DIGITS_MODEL, else the manifest default in <project>/models."""
     threads: int = 1
     """Interpreter threads per reader."""
-    min_confidence: float = 0.5
-    """Digits below this softmax confidence read as '?' (per upload: ?min_confidence=)."""
+    min_confidence: float = MIN_CONFIDENCE
+    """Digits below this calibrated confidence read as '?', as in image and camera (per upload:
+    ?min_confidence=)."""
     source: str | None = None
     """Camera index, video file, stream URL or 'picamera'; None: uploads and drawing only."""
     reconnect_seconds: float = 10.0
