@@ -27,6 +27,7 @@ from edge_runtime.contract import MODELS_DIR
 
 
 def build_options(argv: list[str] | None = None) -> BenchOptions:
+    """Flags -> BenchOptions (a flat list of flags: longer than 60 lines, and clearer whole)."""
     p = argparse.ArgumentParser(prog="digits-bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=REPORTS_DIR, help=f"report folder (default: {REPORTS_DIR})")
     p.add_argument(

@@ -34,7 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from edge_runtime.contract import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 BARS = {"throughput_ratio": 0.80, "rss_growth_mb": 10.0, "health_s": 2.0, "video_rss_mb": 200.0}
 

@@ -77,7 +77,7 @@ class _PiCamera:
         self.cam.configure(config)
         self.cam.start()
 
-    def isOpened(self) -> bool:  # noqa: N802 (VideoCapture's name)
+    def isOpened(self) -> bool:  # VideoCapture's name
         return True
 
     def read(self):

@@ -68,7 +68,7 @@ def _has_state(interpreter) -> bool:
     Op introspection is a private API: if it is missing, assume state and reset.
     """
     try:
-        ops = interpreter._get_ops_details()  # noqa: SLF001
+        ops = interpreter._get_ops_details()  # LiteRT has no public op list
     except AttributeError:
         return True
     return any(op.get("op_name", "") in STATEFUL_OPS for op in ops)

@@ -28,9 +28,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from edge_runtime.classifier import ModelError
+from edge_runtime.contract import MODELS_DIR
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-"""<project>/models: where make export writes the .tflite files and manifest.json."""
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
 

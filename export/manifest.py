@@ -26,6 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from edge_runtime.contract import GRAPHS, QUANTIZATIONS
 from edge_runtime.manifest import (
     ENTRY_KEYS,
     MANIFEST_NAME,
@@ -60,8 +61,6 @@ INPUT_CONTRACT = {
     "output": "(1, 10) logits; softmax is the caller's",
 }
 
-GRAPHS = ("fused", "unrolled")
-QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "int8", "int16x8")
 
 TIE_BAND = 0.10  # latencies within 10% of the fastest count as equal (timings are noisy)
 DEFAULT_RULE = (

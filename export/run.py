@@ -50,12 +50,13 @@ from export.manifest import (
 from export.stepwise import NAME as STEPWISE_NAME
 from export.stepwise import export_stepwise
 from export.verify import FUSED_LSTM_OP, VerifyOptions, compare_latencies, verify_model
+from training.architectures import ARCHITECTURES
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-ARCHITECTURES = ("lstm", "gru", "rnn", "peephole")  # = training.models.ARCHITECTURES (no TF import here)
 EXPORT_VERSION = 1  # bump when conversion or verification changes, so cached files are redone
 RECIPE = "TFLiteConverter.from_concrete_functions(tf.function(model), TensorSpec([1, 28, 28], float32))"
-FUSED_INT8_BUDGET = 32 * 1024  # bytes: the size bar for lstm_fused_int8.tflite (a warning, not a failure)
+FUSED_INT8_BUDGET = (
+    32 * 1024
+)  # bytes: lstm_fused_int8.tflite is the smallest file a device may need; warn past 32 KB
 WORK_PREFIX = ".export-"  # hidden work folder inside the output folder: .export-<pid>.tmp
 
 
@@ -86,7 +87,7 @@ class ExportOptions:
     float_tolerance_pp: float = 0.05
     """Largest test-accuracy loss vs Keras for a float32 file, in percentage points (default 0.05)."""
     quant_tolerance_pp: float = 0.2
-    """Largest loss for a quantized file (float16, dynamic, int8, int16x8), in pp (default 0.2)."""
+    """Largest loss for a quantized file (float16, dynamic, int8), in pp (default 0.2)."""
     num_threads: int = 1
     """Interpreter threads during verification and the latency measurement (default 1)."""
 
@@ -531,7 +532,7 @@ def make_entry(src: Source, v: Variant, ver, path: Path, ref: dict, data: dict, 
             **versions(),
             "recipe": RECIPE,
             "calibration": {"split": "train", "images": options.calibration_samples, "seed": options.seed}
-            if v.quant in ("int8", "int16x8")
+            if v.quant == "int8"
             else None,
         },
         "cache_key": cache_key(src, v, options),

@@ -225,7 +225,7 @@ def make_entry(
     from edge_runtime.classifier import load_interpreter_class
 
     it = load_interpreter_class()(model_path=str(work_file))
-    ops = sorted({op["op_name"] for op in it._get_ops_details()})  # noqa: SLF001
+    ops = sorted({op["op_name"] for op in it._get_ops_details()})  # LiteRT has no public op list
     config = read_config(run_dir)
     keras_sha = sha256_file(keras_path)
     keras_acc = json.loads((run_dir / "metrics.json").read_text()).get("test_accuracy")

@@ -16,7 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from edge_runtime.contract import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 
 
 class ServeProcess:

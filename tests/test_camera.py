@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from edge_runtime.camera import CameraError, CameraOptions, FrameSource
+from edge_runtime.contract import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 FRAMES = 6
 
 

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from edge_runtime.classifier import DigitClassifier, ModelError
+from edge_runtime.contract import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 
 
 def _convert(path: Path, fn, in_shape) -> Path:

@@ -11,7 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from edge_runtime.contract import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")

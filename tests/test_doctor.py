@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from edge_runtime.contract import PROJECT_ROOT
 from edge_runtime.doctor import FAIL, OK, WARN, DoctorOptions, decode_throttled, exit_status, run_doctor
 from edge_runtime.manifest import MODELS_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 
 
 def no_picamera2():

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from edge_runtime.contract import PROJECT_ROOT
 from export.manifest import build_manifest, check_manifest, commit, shipped_name, write_manifest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 
 
 def fake_entry(name: str, payload: bytes, file: str) -> dict:

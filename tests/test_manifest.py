@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 
+import pytest
+
+from edge_runtime.contract import PROJECT_ROOT as ROOT
+from edge_runtime.manifest import ManifestError, parse_manifest, read_manifest, resolve_model
 from export.manifest import ENTRY_KEYS, build_manifest, check_manifest, choose_default, write_manifest
 
 
@@ -60,17 +67,6 @@ def test_check_manifest_accepts_matching_files_and_flags_a_changed_one(tmp_path)
 
 
 # ---------------------------------------------------------------- the runtime's reader (issue 10)
-
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
-
-from edge_runtime.manifest import ManifestError, parse_manifest, read_manifest, resolve_model  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def good_manifest(tmp_path) -> dict:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from edge_runtime.contract import PROJECT_ROOT
 from edge_runtime.manifest import MODELS_DIR, read_manifest
 from edge_runtime.tune import (
     TuneOptions,
@@ -20,7 +21,7 @@ from edge_runtime.tune import (
     tune,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 
 
 @pytest.fixture()
