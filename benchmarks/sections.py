@@ -9,6 +9,7 @@ report.json (not measured in this run) is left out of report.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import finder_profile, serve_bench, styles_bench
+from benchmarks.arm64 import compare as arm64_compare
 from benchmarks.markdown import fmt_pct, fmt_us, fmt_x, table
 from benchmarks.options import BenchOptions
 from benchmarks.pipeline_bench import STAGES
@@ -47,10 +49,25 @@ class Section:
     """Fills report.json[key] during python -m benchmarks; None: the key is filled elsewhere."""
 
 
+def measure_arm64(context: BenchContext) -> dict:
+    """The last ``make pi-check``'s table (benchmarks/reports/arm64.json): pi-check runs under
+    emulation, apart from this benchmark; its table joins the report while the models are the
+    ones it checked (the manifest's sha256 says so)."""
+    path = Path(__file__).resolve().parent / "reports" / "arm64.json"
+    if not path.is_file():
+        raise RuntimeError("no make pi-check result in benchmarks/reports/arm64.json")
+    data = json.loads(path.read_text())
+    manifest = Path(context.options.models_dir) / "manifest.json"
+    if hashlib.sha256(manifest.read_bytes()).hexdigest() != data["manifest_sha256"]["a"]:
+        raise RuntimeError("benchmarks/reports/arm64.json checked other models; run make pi-check again")
+    return data
+
+
 EXTRA_SECTIONS: dict[str, Section] = {
     "finder_profile": Section(finder_profile.render_finder_profile, finder_profile.measure_finder_profile),
     "styles": Section(styles_bench.render_styles, styles_bench.measure_styles),
     "serve": Section(serve_bench.render_serve, serve_bench.measure_serve),
+    "arm64": Section(arm64_compare.markdown, measure_arm64),
 }
 """Sections other benchmarks add, in report order (after start-up, before the plots)."""
 
