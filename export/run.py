@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import signal
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -140,8 +141,12 @@ def check_writable(out_dir: Path) -> None:
     """Create ``out_dir`` if needed and prove a file can be written and renamed there."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".write-probe-{os.getpid()}.tmp"
-        probe.write_bytes(b"ok")
+        # a name of its own (mkstemp): two exports starting at once, even in one process, each
+        # probe their own file before one of them waits for the other's lock
+        fd, name = tempfile.mkstemp(prefix=".write-probe-", suffix=".tmp", dir=out_dir)
+        os.write(fd, b"ok")
+        os.close(fd)
+        probe = Path(name)
         os.replace(probe, probe)
         probe.unlink()
     except OSError as exc:
