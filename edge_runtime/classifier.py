@@ -178,7 +178,7 @@ class DigitClassifier:
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probabilities: softmax(logits / temperature)."""
-        return softmax(self.logits(x) / self.temperature)
+        return softmax(self.logits(x), self.temperature)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,17 +59,19 @@ class StepwiseModel:
 
 
 def find_stepwise_model(model_path: Path) -> Path | None:
-    """The manifest's ``role: stepwise`` file beside the model (None if there is none)."""
-    import json
+    """The manifest's ``role: stepwise`` file beside the model (None if there is none), read
+    through the one typed manifest reader like every other model."""
+    from edge_runtime.manifest import MANIFEST_NAME, ManifestError, read_manifest
 
-    manifest = model_path.parent / "manifest.json"
+    if not (model_path.parent / MANIFEST_NAME).is_file():
+        return None
     try:
-        entries = json.loads(manifest.read_text()).get("models", [])
-    except (OSError, ValueError):
+        entries = read_manifest(model_path.parent).models
+    except ManifestError:
         return None
     for e in entries:
-        if isinstance(e, dict) and e.get("role") == "stepwise" and (model_path.parent / e["file"]).is_file():
-            return model_path.parent / e["file"]
+        if e.role == "stepwise" and (model_path.parent / e.file).is_file():
+            return model_path.parent / e.file
     return None
 
 

@@ -259,7 +259,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--min-confidence",
         type=float,
         default=d.min_confidence,
-        help="below this a digit reads '?' (default: 0.5)",
+        help=f"below this calibrated confidence a digit reads '?' (default: {d.min_confidence})",
     )
     p.add_argument(
         "--source",
