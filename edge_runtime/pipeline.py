@@ -203,10 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from edge_runtime.classifier import DigitClassifier, ModelError
     from edge_runtime.imageio import ImageError, load_image
-    from edge_runtime.manifest import resolve_model
+    from edge_runtime.manifest import resolve_model, temperature_for
 
     try:
-        reader = DigitReader(DigitClassifier(resolve_model(argv[1] if len(argv) == 2 else None)))
+        path = resolve_model(argv[1] if len(argv) == 2 else None)
+        reader = DigitReader(DigitClassifier(path, temperature=temperature_for(path)))
         reading = reader.read(load_image(argv[0]))
     except (ImageError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
