@@ -27,6 +27,7 @@ pytest.importorskip("starlette", reason="the [serve] extra is not installed")
 pytest.importorskip("uvicorn", reason="the [serve] extra is not installed")
 
 from serve_helpers import ROOT, ServeProcess, get, multipart, request, write_video  # noqa: E402
+from test_cli import run as run_edge  # noqa: E402  (python -m edge_runtime, as the CLI tests run it)
 
 PHOTOS = os.environ.get("DIGITS_PHOTOS_DIR")
 SEED = os.environ.get("DIGITS_SEED_IMAGE")
@@ -403,16 +404,7 @@ def test_image_and_camera_do_not_import_the_web_framework(tmp_path, model_path, 
         (shim / name).mkdir(parents=True)
         (shim / name / "__init__.py").write_text(f"raise ImportError('{name} must not be imported')\n")
     env = dict(os.environ, PYTHONPATH=f"{shim}{os.pathsep}{ROOT}", DIGITS_MODEL=str(model_path))
-
-    def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "edge_runtime", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=60,
-        )
+    run = lambda *args: run_edge(list(args), env)  # noqa: E731
 
     cam = run("camera", "--source", str(video[0]), "--max-frames", "2", "--json")
     assert cam.returncode == 0 and json.loads(cam.stdout.splitlines()[0])["text"] == video[1], cam.stderr

@@ -2,11 +2,10 @@
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from test_cli import run as run_edge  # python -m edge_runtime, as the CLI tests run it
 
 from edge_runtime.contract import PROJECT_ROOT
 from edge_runtime.manifest import MODELS_DIR, read_manifest
@@ -105,14 +104,7 @@ def test_device_default_used_then_ignored_when_stale(config_home, tuned):
 
 
 def run_cli(args, env):
-    return subprocess.run(
-        [sys.executable, "-m", "edge_runtime", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    return run_edge(args, env, timeout=120)
 
 
 def test_cli_says_where_the_model_came_from(config_home, tuned):
