@@ -129,6 +129,9 @@ class FrameSource:
         """How many times the source was reopened after it stopped delivering frames."""
         self.bad_frames = 0
         """Video file: frames that failed to decode and were skipped."""
+        self.skipped = 0
+        """Live source: frames grabbed but never handed out, because a newer one arrived before
+        the reader asked (the reader always gets the newest frame, so a slow reader skips)."""
         self._stop = threading.Event()
         self._cond = threading.Condition()
         self._frame: np.ndarray | None = None
@@ -261,6 +264,7 @@ class FrameSource:
                 if self._stop.is_set():
                     return
                 if self._seq != seen:
+                    self.skipped += self._seq - seen - 1
                     seen, frame = self._seq, self._frame
                 elif self._done:
                     if self._error:

@@ -54,6 +54,20 @@ def test_live_source_reconnects_after_dropping_out(video):
     assert src.reconnects >= 2 and got >= 1
 
 
+def test_live_source_counts_the_frames_a_slow_reader_skips(video):
+    # The grabber keeps only the newest frame; a reader slower than the source skips, and counts it.
+    path, _ = video
+    src = FrameSource(CameraOptions(source=str(path), live=True, reconnect_seconds=2))
+    got = 0
+    for _ in src:
+        got += 1
+        time.sleep(0.3)  # far slower than reading a 6-frame file
+        if got == 3:
+            break
+    src.stop()
+    assert got == 3 and src.skipped >= 1
+
+
 def test_missing_source_gives_up_after_bounded_wait(tmp_path):
     t0 = time.perf_counter()
     with pytest.raises(CameraError, match="cannot open"):
@@ -229,45 +243,17 @@ def test_stream_that_stalls_after_some_frames_gives_up_in_bounded_time():
     """A real MJPEG-over-HTTP server: 20 frames on the first connection, then silence (the
     connection stays open), and silence on every reconnection."""
     import re
-    import socket
-    import threading
 
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
-    conns = []
+    from tests.mjpeg_server import StallingMjpegServer
 
-    def serve():
-        ok, jpg = cv2.imencode(".jpg", np.full((120, 160, 3), 200, np.uint8))
-        part = (
-            b"--f\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg)
-            + jpg.tobytes()
-            + b"\r\n"
-        )
-        while True:
-            try:
-                c, _ = srv.accept()
-            except OSError:
-                return
-            conns.append(c)
-            if len(conns) == 1:
-                c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=f\r\n\r\n")
-                c.sendall(part * 20)
-
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        src = FrameSource(
-            CameraOptions(source=f"http://127.0.0.1:{srv.getsockname()[1]}/", reconnect_seconds=2)
-        )
+    with StallingMjpegServer(frames=20) as server:
+        src = FrameSource(CameraOptions(source=server.url, reconnect_seconds=2))
         got, t_last = 0, time.monotonic()
         with pytest.raises(CameraError) as info:
             for _ in src:
                 got, t_last = got + 1, time.monotonic()
         waited = time.monotonic() - t_last
-    finally:
-        srv.close()
-        for c in conns:
-            c.close()
+        conns = server.conns
     assert got >= 1 and len(conns) >= 2  # frames were read, then it tried to reconnect
     said = float(re.search(r"none for ([\d.]+) s", str(info.value)).group(1))
     assert 2.0 <= said <= waited + 0.1 and waited < 15  # honoured, and the message tells the truth

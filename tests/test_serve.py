@@ -428,3 +428,32 @@ def test_systemd_unit_runs_serve_with_options_the_parser_accepts():
     assert argv[1:4] == ["-m", "edge_runtime", "serve"]
     args = build_parser().parse_args(argv[3:])
     assert args.command == "serve" and args.source == "picamera" and args.host == "0.0.0.0"
+
+
+def test_a_network_camera_that_stalls_shows_reconnecting_then_stops_serve(model_path):
+    """A real MJPEG-over-HTTP camera sends 20 frames in a burst and then nothing: /api/health
+    counts every frame as read or skipped, says ``reconnecting`` while FrameSource reopens the
+    stream, and serve exits 1 once --reconnect-seconds is spent."""
+    from tests.mjpeg_server import StallingMjpegServer
+
+    env = dict(os.environ, DIGITS_MODEL=str(model_path))
+    with StallingMjpegServer(frames=20) as camera:
+        srv = ServeProcess("--source", camera.url, "--reconnect-seconds", "6", env=env)
+        try:
+            states, cam = [], {}
+            deadline = time.monotonic() + 30
+            while srv.proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    cam = get(srv.url + "/api/health")["camera"]
+                except OSError:
+                    break  # it is stopping
+                states.append(cam["state"])
+                time.sleep(0.2)
+            assert srv.proc.wait(timeout=30) == 1
+            err = srv.proc.stderr.read()
+        finally:
+            srv.stop()
+    assert "live" in states and "reconnecting" in states, states
+    assert states.index("live") < states.index("reconnecting")
+    assert cam["frames_read"] >= 1 and cam["frames_read"] + cam["frames_dropped"] == 20, cam
+    assert "error:" in err and "Traceback" not in err, err

@@ -59,3 +59,15 @@ def test_last_step_agrees_with_the_shipped_lstm_on_mnist():
     assert np.abs(steps[:, -1] - ref).max() <= LOGIT_TOLERANCE
     # The early rows have seen too little to decide: the answer changes along the way.
     assert np.mean(steps[:, 5].argmax(1) == ref.argmax(1)) < 0.9
+
+
+def test_serve_scales_the_per_row_probabilities_by_the_served_models_temperature(clean_digits):
+    pytest.importorskip("starlette", reason="the [serve] extra is not installed")
+    from edge_runtime.serve.engine import StepwiseModel
+
+    x = clean_digits[0][0].astype(np.float32) / 255.0
+    raw = StepwiseModel(shipped(NAME)).probabilities(x)
+    hot = StepwiseModel(shipped(NAME), temperature=2.0).probabilities(x)
+    expect = np.exp(np.log(raw) / 2.0)  # softmax(z / 2) from softmax(z): the same up to a row's sum
+    np.testing.assert_allclose(hot, expect / expect.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
+    assert not np.allclose(hot, raw)

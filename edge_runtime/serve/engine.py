@@ -36,10 +36,13 @@ class StepwiseModel:
     """models/lstm_stepwise.tflite: (28, 28) input in [0, 1] -> (28, 10) probabilities after each row.
 
     The same LSTM weights as the shipped model, exported with the output of every time step
-    (export/stepwise.py verifies its last step against the shipped LSTM). One per thread."""
+    (export/stepwise.py verifies its last step against the shipped LSTM). One per thread.
+    ``temperature``: the served model's calibration (the manifest's), so the last row's
+    probabilities are on the same scale as the reading's confidences."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, temperature: float = 1.0):
         self.path = Path(path)
+        self.temperature = temperature
         self.interpreter = load_interpreter_class()(model_path=str(self.path), num_threads=1)
         self.interpreter.allocate_tensors()
         inp, out = self.interpreter.get_input_details()[0], self.interpreter.get_output_details()[0]
@@ -55,7 +58,7 @@ class StepwiseModel:
         it.reset_all_variables()  # the fused LSTM keeps its state across invoke() calls
         it.set_tensor(self._in, np.asarray(x, np.float32).reshape(1, 28, 28))
         it.invoke()
-        return softmax(it.get_tensor(self._out)[0])
+        return softmax(it.get_tensor(self._out)[0], self.temperature)
 
 
 def find_stepwise_model(model_path: Path) -> Path | None:
@@ -265,15 +268,13 @@ class CameraLoop:
                 if self._stop.is_set():
                     source.stop()
                     break
-                seen_seq = 0
+                skipped_before = 0
                 for frame in source:
                     if self._stop.is_set():
                         break
                     self.state, self._last_frame = "live", time.monotonic()
-                    seq = getattr(source, "_seq", None)  # live sources count grabbed frames
-                    if seq is not None and source.live:
-                        self.frames_dropped += max(0, seq - seen_seq - 1)
-                        seen_seq = seq
+                    self.frames_dropped += source.skipped - skipped_before  # a live source counts them
+                    skipped_before = source.skipped
                     reading = reader.read(frame)
                     now = time.perf_counter()
                     dt, t_prev = now - t_prev, now

@@ -111,7 +111,7 @@ class Server:
             return reader  # records name the model as the CLI's --json lines do
 
         def make_worker():
-            step = StepwiseModel(self.stepwise_path) if self.stepwise_path else None
+            step = StepwiseModel(self.stepwise_path, temperature) if self.stepwise_path else None
             return Worker(make_reader(), step)
 
         self.pool = WorkerPool(make_worker, options.workers, options.queue_size)
