@@ -259,16 +259,25 @@ def verify_model_path(path: str | Path) -> Path:
     return path if entry is None else check_file(path.parent, entry)
 
 
-def temperature_for(model_path: str | Path) -> float:
-    """The softmax temperature that the manifest beside ``model_path`` records for that file
-    (export/calibrate.py); 1.0 when there is no manifest, no entry or no valid temperature."""
-    path = Path(model_path)
-    if not (path.parent / MANIFEST_NAME).is_file():
-        return 1.0
+def manifest_beside(model_path: str | Path) -> Manifest | None:
+    """The manifest in a model file's folder, for what it says about the file (temperature,
+    the per-row file, /api/info); None when there is none or it cannot be read: a model named
+    by path may come without one, and verify_model_path has already checked it where it mattered."""
+    folder = Path(model_path).parent
+    if not (folder / MANIFEST_NAME).is_file():
+        return None
     try:
-        entry = read_manifest(path.parent).by_file(path.name)
+        return read_manifest(folder)
     except ManifestError:
-        return 1.0
+        return None
+
+
+def temperature_for(model_path: str | Path, manifest: Manifest | None = None) -> float:
+    """The softmax temperature that the manifest beside ``model_path`` (or ``manifest``, already
+    read) records for that file (export/calibrate.py); 1.0 when there is no manifest, no entry or
+    no valid temperature."""
+    manifest = manifest or manifest_beside(model_path)
+    entry = manifest.by_file(Path(model_path).name) if manifest is not None else None
     t = entry.temperature if entry is not None else None
     return t if t is not None and 0 < t < float("inf") else 1.0
 

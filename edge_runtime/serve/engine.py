@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.classifier import load_interpreter_class, softmax
+from edge_runtime.manifest import Manifest
 
 
 class Busy(RuntimeError):
@@ -61,18 +62,10 @@ class StepwiseModel:
         return softmax(it.get_tensor(self._out)[0], self.temperature)
 
 
-def find_stepwise_model(model_path: Path) -> Path | None:
-    """The manifest's ``role: stepwise`` file beside the model (None if there is none), read
-    through the one typed manifest reader like every other model."""
-    from edge_runtime.manifest import MANIFEST_NAME, ManifestError, read_manifest
-
-    if not (model_path.parent / MANIFEST_NAME).is_file():
-        return None
-    try:
-        entries = read_manifest(model_path.parent).models
-    except ManifestError:
-        return None
-    for e in entries:
+def find_stepwise_model(model_path: Path, manifest: Manifest | None) -> Path | None:
+    """The ``role: stepwise`` file that ``manifest`` (the typed manifest beside the model, or
+    None) lists, when it is there beside the model; else None."""
+    for e in manifest.models if manifest is not None else ():
         if e.role == "stepwise" and (model_path.parent / e.file).is_file():
             return model_path.parent / e.file
     return None

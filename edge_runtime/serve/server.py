@@ -78,7 +78,7 @@ class Server:
 
     def __init__(self, options: ServeOptions):
         from edge_runtime.classifier import DigitClassifier
-        from edge_runtime.manifest import temperature_for
+        from edge_runtime.manifest import manifest_beside, temperature_for
         from edge_runtime.pipeline import STREAM_REFRESH, DigitReader
         from edge_runtime.serve.app import Hub
         from edge_runtime.serve.engine import (
@@ -94,9 +94,10 @@ class Server:
         self.options = options
         # --model, $DIGITS_MODEL, this device's tuned default, the manifest's: as image and camera
         self.model_path, self.model_source = resolve_model_source(options.model)
-        temperature = temperature_for(self.model_path)  # the manifest's calibration, as the CLI's
+        self.manifest = manifest_beside(self.model_path)  # read once: what it says of the served file
+        temperature = temperature_for(self.model_path, self.manifest)  # its calibration, as the CLI's
         DigitClassifier(self.model_path)  # fail now, with the model's own error, not in a thread
-        self.stepwise_path = find_stepwise_model(self.model_path)
+        self.stepwise_path = find_stepwise_model(self.model_path, self.manifest)
         self.started = time.monotonic()
         self.uploads = 0
         self.upload_stages = StageTimes()
@@ -157,16 +158,10 @@ class Server:
             await asyncio.to_thread(self.pool.close)
 
     def info(self) -> dict:
-        from edge_runtime.manifest import MANIFEST_NAME, ManifestError, read_manifest
         from edge_runtime.serve.app import versions
 
-        entry = None
-        if (self.model_path.parent / MANIFEST_NAME).is_file():  # --model may have none beside it
-            try:
-                found = read_manifest(self.model_path.parent).by_file(self.model_path.name)
-                entry = asdict(found) if found is not None else None
-            except ManifestError:
-                entry = None
+        found = self.manifest.by_file(self.model_path.name) if self.manifest is not None else None
+        entry = asdict(found) if found is not None else None  # --model may have no manifest beside it
         opts = asdict(self.options)
         opts["token"] = "(set)" if opts["token"] else None
         return {
