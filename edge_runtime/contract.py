@@ -21,6 +21,15 @@ int8: full integer, int8 input and output)."""
 FUSED_LSTM_OP = "UNIDIRECTIONAL_SEQUENCE_LSTM"
 """The TFLite op tf_keras' LSTM becomes; a fused graph must contain it (and keeps state in it)."""
 
+PRODUCT_ARCH = "lstm"
+"""The architecture the product ships: the default model (export) and a device's tuned default
+(digits-edge tune) are chosen among models of it (among all, if none is shipped)."""
+QUANT_TOLERANCE_PP = 0.2
+"""A quantized file ships when its MNIST test accuracy is within this many percentage points of
+the Keras model's; the default is chosen among files within it of the most accurate one."""
+TIE_BAND = 0.10
+"""Latencies within 10% of the fastest count as a tie (timings are noisy), broken by the smaller file."""
+
 
 def relative_to_project(path: str | Path) -> str:
     """``path`` relative to the project folder when it is inside it, else unchanged (as text)."""

@@ -36,13 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-PRODUCT_ARCH = "lstm"
-"""The architecture the product ships (export/manifest.py's rule); all models if none is."""
-ACCURACY_TOL_PP = 0.2
-"""Keep models within this many percentage points of the best test accuracy (the manifest's rule;
-read from its default_reason when it states one)."""
-TIE_BAND = 0.10
-"""Latencies within 10% of the fastest count as a tie, broken by the smaller file (the manifest's rule)."""
+from edge_runtime.contract import PRODUCT_ARCH, QUANT_TOLERANCE_PP, TIE_BAND
+
 SCHEMA = 1
 
 
@@ -186,7 +181,7 @@ def candidates(manifest: dict) -> tuple[list[dict], dict[str, str], float]:
         and (e.get("role") or "classifier") == "classifier"  # not the serve page's per-row file
     ]
     m = re.search(r"within ([0-9.]+) pp", str(manifest.get("default_reason", "")))
-    tol = float(m.group(1)) if m else ACCURACY_TOL_PP
+    tol = float(m.group(1)) if m else QUANT_TOLERANCE_PP  # as export states it, else its default
     pool = [e for e in entries if e.get("arch") == PRODUCT_ARCH] or entries
     excluded = {
         e["name"]: f"not the product architecture ({e.get('arch')})" for e in entries if e not in pool

@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edge_runtime.contract import GRAPHS, QUANTIZATIONS
+from edge_runtime.contract import GRAPHS, PRODUCT_ARCH, QUANTIZATIONS, TIE_BAND
 from edge_runtime.manifest import (
     ENTRY_KEYS,
     MANIFEST_NAME,
@@ -62,14 +62,12 @@ INPUT_CONTRACT = {
 }
 
 
-TIE_BAND = 0.10  # latencies within 10% of the fastest count as equal (timings are noisy)
 DEFAULT_RULE = (
-    "among shipped models of the product architecture (lstm; any architecture if none): keep those "
+    "among shipped models of the product architecture ({arch}; any architecture if none): keep those "
     "within {tol} pp of the most accurate one's test accuracy, then the fastest by export-time median "
-    "single-digit latency (1 thread); latencies within 10% of the fastest count as a tie, broken by "
+    "single-digit latency (1 thread); latencies within {band:.0%} of the fastest count as a tie, broken by "
     "the smaller file"
 )
-PRODUCT_ARCH = "lstm"
 
 
 def sha256_json(obj) -> str:
@@ -155,7 +153,7 @@ def remove_unlisted(out_dir: Path, manifest: dict, also: set[str] = frozenset())
 
 def choose_default(entries: list[dict], tolerance_pp: float) -> tuple[str | None, str]:
     """(name of the default model, the rule that chose it) by accuracy, then latency, then size."""
-    rule = DEFAULT_RULE.format(tol=tolerance_pp)
+    rule = DEFAULT_RULE.format(arch=PRODUCT_ARCH, tol=tolerance_pp, band=TIE_BAND)
     entries = [e for e in entries if (e.get("role") or "classifier") == "classifier"]  # not lstm_stepwise
     pool = [e for e in entries if e["arch"] == PRODUCT_ARCH] or list(entries)
     if not pool:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.contract import QUANT_TOLERANCE_PP
 from export.calibrate import calibrate_model
 from export.common import ExportError, read_config, rel, versions
 from export.convert import Variant, default_variants, parse_variant, run_children
@@ -87,7 +88,7 @@ class ExportOptions:
     """Verify on the first N test images (default: all 10,000; fewer only for quick tests)."""
     float_tolerance_pp: float = 0.05
     """Largest test-accuracy loss vs Keras for a float32 file, in percentage points (default 0.05)."""
-    quant_tolerance_pp: float = 0.2
+    quant_tolerance_pp: float = QUANT_TOLERANCE_PP
     """Largest loss for a quantized file (float16, dynamic, int8), in pp (default 0.2)."""
     num_threads: int = 1
     """Interpreter threads during verification and the latency measurement (default 1)."""
