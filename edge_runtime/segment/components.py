@@ -72,15 +72,27 @@ def thresholds(ink: np.ndarray, options: SegmentOptions) -> tuple[float, float] 
 
 def remove_grid(weak_u8: np.ndarray, ink: np.ndarray, strong: float) -> None:
     """Clear long thin straight lines (grid paper, page edges) from the weak mask, in place,
-    unless they are also strong ink (a stroke crossing the line). Only looked for when some
-    row or column holds that much weak ink (cheap test first)."""
+    unless they are also strong ink (a stroke crossing the line).
+
+    A horizontal line of ``k`` px can only lie in a row holding at least ``k`` weak pixels, and
+    opening by a one-row kernel treats every row on its own: so only those rows are opened (the
+    same for columns). Opening whole frames with a line a third of their width long cost 2-5 ms
+    at 640x480 on grid paper, where a handful of rows and columns qualify."""
     h, w = ink.shape
-    per_row = cv2.reduce(weak_u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
-    per_col = cv2.reduce(weak_u8, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
-    if per_row.max() < w // GRID_RUN and per_col.max() < h // GRID_RUN:
+    per_row = cv2.reduce(weak_u8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    per_col = cv2.reduce(weak_u8, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    run_w, run_h = max(15, w // GRID_RUN), max(15, h // GRID_RUN)
+    rows, cols = np.flatnonzero(per_row >= run_w), np.flatnonzero(per_col >= run_h)
+    if rows.size == 0 and cols.size == 0:
         return
-    lines = cv2.morphologyEx(weak_u8, cv2.MORPH_OPEN, np.ones((1, max(15, w // GRID_RUN)), np.uint8))
-    lines |= cv2.morphologyEx(weak_u8, cv2.MORPH_OPEN, np.ones((max(15, h // GRID_RUN), 1), np.uint8))
+    lines = np.zeros_like(weak_u8)
+    if rows.size:
+        lines[rows] = cv2.morphologyEx(weak_u8[rows], cv2.MORPH_OPEN, np.ones((1, run_w), np.uint8))
+    if cols.size:  # as rows of the transpose: OpenCV's one-row openings run 20x faster here
+        across = np.ascontiguousarray(weak_u8[:, cols].T)
+        lines[:, cols] |= cv2.morphologyEx(across, cv2.MORPH_OPEN, np.ones((1, run_h), np.uint8)).T
+    if not lines.any():
+        return
     # Only thin lines: a thick stroke (marker, a big digit's straight bar) is not grid.
     t = max(5, int(GRID_THICK * min(h, w))) | 1
     thick = cv2.dilate(
@@ -104,7 +116,7 @@ class Labelled:
     keep: np.ndarray
     """(n,) bool: the label holds strong ink."""
     peak: np.ndarray
-    """(n,) float32 highest ink value per label."""
+    """(n,) float32 highest ink value per kept label (0 for the others)."""
 
 
 def label_ink(ink: np.ndarray, options: SegmentOptions = DEFAULT) -> Labelled:
@@ -124,7 +136,7 @@ def label_ink(ink: np.ndarray, options: SegmentOptions = DEFAULT) -> Labelled:
     # Grana's block-based labelling: the same labels as the default, 3x faster here
     # (OpenCV 5's default took 0.55 ms on a 240x320 frame, a fifth of find_digits).
     n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(weak_u8, 8, cv2.CV_32S, cv2.CCL_GRANA)
-    peak = peaks(ink, labels, n)
+    peak = peaks(ink, labels, n, strong)
     keep = peak > strong  # a component is ink when its strongest pixel is strong ink
     keep[0] = False
     return Labelled(labels, stats, keep, peak)
@@ -142,9 +154,10 @@ def ink_mask(ink: np.ndarray, options: SegmentOptions = DEFAULT) -> np.ndarray:
     return (keep[labels] * 255).astype(np.uint8)
 
 
-def peaks(ink: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """(n,) highest ink value of every component label 0..n-1, in one pass over the ink."""
-    on = labels > 0
+def peaks(ink: np.ndarray, labels: np.ndarray, n: int, strong: float = 0.0) -> np.ndarray:
+    """(n,) highest ink value of every component label 0..n-1 that holds ink above ``strong``
+    (0 for the others): one pass over the strong pixels only, a fraction of all the ink."""
+    on = ink > strong
     peak = np.zeros(n, np.float32)
     np.maximum.at(peak, labels[on], ink[on])
     return peak
