@@ -246,7 +246,7 @@ def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, 
     gain /= np.maximum(bg_small, max(RESPONSE_FLOOR, floor * paper))
     darker = cv2.subtract(cv2.resize(bg_u8, (w, h), interpolation=cv2.INTER_LINEAR), grey)
     out = cv2.multiply(darker, cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR), dtype=cv2.CV_32F)
-    np.minimum(out, 1.0, out=out)
+    cv2.min(out, 1.0, dst=out)  # (np.minimum in place: 3x longer)
     if page is None:
         return out, None
     page = cv2.resize(page, (w, h), interpolation=cv2.INTER_NEAREST)
