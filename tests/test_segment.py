@@ -182,3 +182,18 @@ def test_small_array_statistics_equal_numpy_bit_for_bit():
         assert percentile(v, 90) == np.percentile(v, 90)
         image = rng.integers(0, 256, (n, int(rng.integers(1, 60)))).astype(np.uint8)
         assert percentile_u8(image, 90) == np.percentile(image, 90)
+
+
+def test_median_at_least_equals_thresholding_medianblur():
+    from edge_runtime.segment.sheet import median_at_least
+
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        h, w = (int(v) for v in rng.integers(8, 120, 2))
+        window = int(rng.choice([3, 5, 7, 9, 11]))
+        image = rng.integers(0, 256, (h, w)).astype(np.uint8)
+        if rng.random() < 0.5:
+            image = cv2.blur(image, (5, 5))  # smooth images: many ties at the level
+        level = float(rng.uniform(0, 255))
+        expected = cv2.medianBlur(image, window) >= level
+        assert np.array_equal(median_at_least(image, level, window), expected)
