@@ -197,3 +197,23 @@ def test_median_at_least_equals_thresholding_medianblur():
         level = float(rng.uniform(0, 255))
         expected = cv2.medianBlur(image, window) >= level
         assert np.array_equal(median_at_least(image, level, window), expected)
+
+
+def test_noise_bound_never_claims_too_low_and_usually_decides():
+    from edge_runtime.segment.components import NOISE_MADS, noise_at_most
+
+    rng = np.random.default_rng(3)
+    shown = 0
+    for _ in range(1000):
+        n = int(rng.integers(1, 5000))
+        v = np.clip(rng.exponential(rng.uniform(0.001, 0.2), n), 0, 1).astype(np.float32)
+        if rng.random() < 0.3:
+            v[rng.random(n) < rng.random()] = 0  # paper lighter than its background: exact zeros
+        med = float(np.median(v))
+        noise = med + NOISE_MADS * float(np.median(np.abs(v - med)))
+        level = float(rng.uniform(0, 0.4))
+        if noise_at_most(v, level):
+            shown += 1
+            assert noise <= level, (n, noise, level)
+    assert shown > 200  # it decides often enough to pay
+    assert not noise_at_most(np.float32([0.5, 2.0, 3.0]), 1.0)  # values beyond [0, 1]: not shown
