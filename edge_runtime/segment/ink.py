@@ -85,10 +85,13 @@ def responses(small: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     """(dark-ink background, dark-ink response, light-ink response) of a small copy: each
     response is the contrast to its background (closing / opening with kernel ``k``), relative
     to the paper's level (dark) or to the headroom above the ground (light), float32 in [0, 1]."""
-    s = small.astype(np.float32)
     bg_dark, bg_light = closing(small, k), closing(small, k, cv2.MORPH_OPEN)
-    dark = np.clip((bg_dark - s) / np.maximum(bg_dark.astype(np.float32), RESPONSE_FLOOR), 0, 1)
-    light = np.clip((s - bg_light) / np.maximum(255.0 - bg_light.astype(np.float32), RESPONSE_FLOOR), 0, 1)
+    # Saturating uint8 differences are the clip at 0; no response exceeds 1 (the difference is
+    # at most its denominator), so no clip is needed there.
+    dark = cv2.subtract(bg_dark, small).astype(np.float32)
+    dark /= np.maximum(bg_dark, np.uint8(RESPONSE_FLOOR)).astype(np.float32)
+    light = cv2.subtract(small, bg_light).astype(np.float32)
+    light /= np.maximum(255 - bg_light, np.uint8(RESPONSE_FLOOR)).astype(np.float32)
     return bg_dark, dark, light
 
 
