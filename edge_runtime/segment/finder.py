@@ -200,7 +200,8 @@ def digits_of(
     h, w = size
     stats = found.stats
     tight_crop = all(c.touches for c in comps)
-    areas = np.array([stats[c.ids[0], cv2.CC_STAT_AREA] for c in comps], float)
+    area_of = stats[:, cv2.CC_STAT_AREA].tolist()  # ink pixels per label
+    areas = np.array([area_of[c.ids[0]] for c in comps], float)
     median_h, big = steps.digit_scale(np.array([c.h for c in comps], float), areas)
     if median_h < closer_below:
         return [], median_h
@@ -214,7 +215,7 @@ def digits_of(
     # Blobs cut by the frame edge that are thin lines, much bigger or much smaller than a digit.
     comps = [c for c in comps if tight_crop or not (c.touches and steps.edge_junk(c, w, h, median_h))]
     comps = steps.merge_parts(comps, median_h)
-    ink_areas = [int(stats[c.ids, cv2.CC_STAT_AREA].sum()) for c in comps]
+    ink_areas = [sum(area_of[i] for i in c.ids) for c in comps]
     comps = steps.attach_slivers(comps, ink_areas, median_h)
     # Small pieces at the edge (page corners) go, but only after a digit's own broken-off
     # piece that reaches the edge (a tail in a tight strip) has been merged back.
