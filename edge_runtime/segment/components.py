@@ -167,10 +167,26 @@ def label_ink(ink: np.ndarray, options: SegmentOptions = DEFAULT) -> Labelled:
     weak, strong = t
     weak_u8 = np.greater(ink, weak).view(np.uint8)  # (a bool array's bytes are 0 and 1: no copy)
     remove_grid(weak_u8, ink, strong)
+    h, w = ink.shape
+    # Only the box holding all the weak ink is labelled (on plain paper a third of the frame).
+    # Its corner is moved to even coordinates: Grana's algorithm labels 2x2 blocks, so the blocks,
+    # and with them the labels, are those of the whole frame.
+    x0, y0, bw, bh = cv2.boundingRect(weak_u8)
+    if bw == 0:
+        stats = np.array([[0, 0, w, h, w * h]], np.int32)
+        return Labelled(np.zeros((h, w), np.int32), stats, np.zeros(1, bool), np.zeros(1, np.float32))
+    x1, y1, x0, y0 = x0 + bw, y0 + bh, x0 & ~1, y0 & ~1
     # Grana's block-based labelling: the same labels as the default, 3x faster here
     # (OpenCV 5's default took 0.55 ms on a 240x320 frame, a fifth of find_digits).
-    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(weak_u8, 8, cv2.CV_32S, cv2.CCL_GRANA)
-    peak = peaks(ink, labels, n, strong)
+    n, box_labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        weak_u8[y0:y1, x0:x1], 8, cv2.CV_32S, cv2.CCL_GRANA
+    )
+    stats[1:, cv2.CC_STAT_LEFT] += x0
+    stats[1:, cv2.CC_STAT_TOP] += y0
+    stats[0] = (0, 0, w, h, w * h - int(stats[1:, cv2.CC_STAT_AREA].sum()))  # the background
+    labels = np.zeros((h, w), np.int32)
+    labels[y0:y1, x0:x1] = box_labels
+    peak = peaks(ink[y0:y1, x0:x1], box_labels, n, strong)
     keep = peak > strong  # a component is ink when its strongest pixel is strong ink
     keep[0] = False
     return Labelled(labels, stats, keep, peak)
