@@ -217,3 +217,25 @@ def test_noise_bound_never_claims_too_low_and_usually_decides():
             assert noise <= level, (n, noise, level)
     assert shown > 200  # it decides often enough to pay
     assert not noise_at_most(np.float32([0.5, 2.0, 3.0]), 1.0)  # values beyond [0, 1]: not shown
+
+
+def test_labelling_the_ink_box_gives_the_whole_frames_labels(monkeypatch):
+    from edge_runtime.segment import components
+
+    monkeypatch.setattr(components, "thresholds", lambda ink, options: (0.12, 0.5))
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        h, w = (int(v) for v in rng.integers(10, 120, 2))
+        ink = np.zeros((h, w), np.float32)
+        y0, x0 = int(rng.integers(0, h - 3)), int(rng.integers(0, w - 3))  # odd corners too
+        bh, bw = int(rng.integers(1, h - y0)), int(rng.integers(1, w - x0))
+        dots = rng.random((bh, bw)) < rng.uniform(0.2, 0.7)
+        ink[y0 : y0 + bh, x0 : x0 + bw] = dots * rng.uniform(0.15, 1.0, (bh, bw))
+        found = components.label_ink(ink)
+        weak = np.greater(ink, 0.12).view(np.uint8)
+        components.remove_grid(weak, ink, 0.5)
+        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+            weak, 8, cv2.CV_32S, cv2.CCL_GRANA
+        )
+        assert np.array_equal(found.labels, labels) and np.array_equal(found.stats, stats)
+        assert np.array_equal(found.keep[1:], np.array([ink[labels == i].max() > 0.5 for i in range(1, n)]))
