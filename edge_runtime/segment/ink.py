@@ -256,6 +256,6 @@ def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, 
     cv2.min(out, 1.0, dst=out)  # (np.minimum in place: 3x longer)
     if page is None:
         return out, None
-    page = cv2.resize(page, (w, h), interpolation=cv2.INTER_NEAREST)
-    cv2.multiply(out, page, dst=out)
-    return out, page.astype(np.uint8)
+    page = cv2.resize(page.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)  # 0 / 1
+    cv2.multiply(out, page, dst=out, dtype=cv2.CV_32F)
+    return out, page
