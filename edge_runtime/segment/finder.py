@@ -54,12 +54,19 @@ def find_digits(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> BlobList
 
 
 def find_digit_candidates(
-    grey: np.ndarray, options: SegmentOptions = DEFAULT, both: bool = True, dark: bool | None = None
+    grey: np.ndarray,
+    options: SegmentOptions = DEFAULT,
+    both: bool = True,
+    dark: bool | None = None,
+    closer: bool = False,
 ) -> list[BlobList]:
     """Like ``find_digits``, but when the polarity is ambiguous (a sheet on a dark desk with
     dense writing, thick marker, a vignetted frame) and ``both`` is set, two candidate lists:
-    the likelier polarity's blobs first, then the other's. Each list's ``dark`` says which.
-    ``dark``: the polarity when already known (a camera on the same sheet): no votes, one list."""
+    the likelier polarity's blobs first, then the other's. Each list's ``dark`` says which, and
+    its ``closer`` whether the closer look found it.
+    ``dark``: the polarity when already known (a camera on the same sheet): no votes, one list.
+    ``closer`` (with ``dark``): the digits are known to be small (the camera's last frames needed
+    the closer look), so the coarse pass is skipped: the closer look does not depend on it."""
     if not isinstance(grey, np.ndarray) or grey.ndim != 2 or grey.dtype != np.uint8:
         kind = getattr(grey, "dtype", type(grey).__name__)
         raise FinderInputError(
@@ -76,6 +83,10 @@ def find_digit_candidates(
         # A strip so thin (1x10000) that once its long side fits ``max_side`` no digit fits across.
         return [BlobList()]
     coarse = min(fine, options.work_side / min(H, W))
+    if known is not None and closer and coarse < fine:
+        found = find_at(rescale(grey, fine), fine, options, known)
+        found.blobs.dark, found.blobs.closer = known, True
+        return [found.blobs]
     work = rescale(grey, coarse)
     if known is not None:
         dark, background = known, None
@@ -110,6 +121,7 @@ def find_digit_candidates(
             # with the coarse pass's background (its sheet mask's margins are in small-copy
             # pixels), each changed a reading of the dev photos (hyp_2.bmp), so neither is done.
             found = find_at(rescale(grey, fine), fine, options, is_dark)
+            found.blobs.closer = True
         found.blobs.dark = is_dark
         out.append(found.blobs)
     return out
