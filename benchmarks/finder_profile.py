@@ -280,11 +280,12 @@ def summarise(runs: list[dict]) -> dict:
 
 def write_video(path: Path, folder: Path, sets: dict[str, list[dict]], frames: int = 30) -> Path:
     """A real video file (MJPG in AVI, written by OpenCV) standing in for a camera: each of the
-    first rendered frame and the first two photos held for ``frames`` frames, shaking by a few
-    pixels and with fresh sensor noise on each frame."""
+    first rendered frame, the first plain frame (small digits: the closer look) and the first
+    two photos held for ``frames`` frames, shaking by a few pixels and with fresh sensor noise
+    on each frame."""
     import cv2
 
-    sources = [sets["rendered"][0]] + sets["photos"][:2]
+    sources = [sets["rendered"][0], sets["plain"][0]] + sets["photos"][:2]
     size = (FRAME[1], FRAME[0])
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, size)
     rng = np.random.default_rng(0)
@@ -394,8 +395,9 @@ def render_finder_profile(data: dict) -> str:
     if stream:
         lines += [
             "",
-            f"Camera mode on a {stream['frames']}-frame video (OpenCV MJPG file; three scenes held "
-            "and shaking): total CPU ms per frame, p50 / p95 / max; "
+            f"Camera mode on a {stream['frames']}-frame video (OpenCV MJPG file; a rendered frame, "
+            "a plain one and two photos, each held and shaking): total CPU ms per frame, "
+            "p50 / p95 / max; "
             f"{stream['frames_read_differently']} frames read differently.",
             "",
             "| mode | total p50 / p95 / max |",

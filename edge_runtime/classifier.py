@@ -123,7 +123,7 @@ class DigitClassifier:
             info = np.iinfo(self.input.dtype)
             q = np.round(x / self.input.scale + self.input.zero_point)
             return np.clip(q, info.min, info.max).astype(self.input.dtype)
-        return x.astype(self.input.dtype)
+        return np.ascontiguousarray(x, dtype=self.input.dtype)  # (no copy when it already is)
 
     def dequantize_output(self, y: np.ndarray) -> np.ndarray:
         if self.output.quantized:
@@ -170,8 +170,12 @@ class DigitClassifier:
         # per digit, ten digits cost well under a millisecond anyway.
         out = np.empty((len(q), 10), dtype=np.float32)
         step = self.step()
-        for i in range(len(q)):
-            out[i] = self.dequantize_output(step(q[i : i + 1]))[0]
+        if self.output.quantized:
+            for i in range(len(q)):
+                out[i] = self.dequantize_output(step(q[i : i + 1]))[0]
+        else:  # a float output is written straight into ``out`` (no per-digit copies)
+            for i in range(len(q)):
+                out[i] = step(q[i : i + 1])[0]
         if not np.isfinite(out).all():  # never let NaN/inf reach a confidence or --json
             raise ModelError(f"{self.path}: the model gave non-finite logits (NaN or inf); it is broken")
         return out

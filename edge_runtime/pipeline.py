@@ -23,8 +23,9 @@ from edge_runtime.segment import DEFAULT as SEGMENT_DEFAULT
 from edge_runtime.segment import Blob, FinderInputError, SegmentOptions, find_digit_candidates
 
 STREAM_REFRESH = 15
-"""Camera and serve modes decide the ink polarity afresh every this many frames (half a second
-at 30 FPS): a new sheet in view is picked up at once anyway, when the reused polarity finds nothing."""
+"""Camera and serve modes decide the ink polarity (and whether the digits need the closer look)
+afresh every this many frames (half a second at 30 FPS): a new sheet in view is picked up at once
+anyway, when the reused polarity finds nothing."""
 
 UNSURE = "?"
 """Shown instead of a digit whose confidence is below min_confidence."""
@@ -116,10 +117,12 @@ class DigitReader:
         # Camera and serve modes (stream_refresh = N > 0): consecutive frames show the same
         # sheet, so the ink polarity that won on one frame (including the classifier's choice
         # when the cheap votes could not tell) is reused for the next N - 1 frames without the
-        # votes or a second search; then it is decided again, and at once when the reused
+        # votes or a second search, and so is whether its digits needed the closer look (then
+        # the coarse pass is skipped); then both are decided again, and at once when the reused
         # polarity finds nothing. 0: every frame from scratch (photos, batches).
         self.stream_refresh = int(stream_refresh)
         self._stream_dark: bool | None = None
+        self._stream_closer = False
         self._stream_left = 0
         self.min_confidence = float(min_confidence)
         self.segment = segment
@@ -141,7 +144,8 @@ class DigitReader:
     def _read(self, image: np.ndarray) -> Reading:
         t0 = time.perf_counter()
         known = self._stream_dark if self._stream_left > 0 else None
-        candidates = find_digit_candidates(to_grey(image), self.segment, dark=known)
+        closer = known is not None and self._stream_closer
+        candidates = find_digit_candidates(to_grey(image), self.segment, dark=known, closer=closer)
         t1 = time.perf_counter()
         tn = tc = 0.0  # normalize / classify ms
         best = None
@@ -176,6 +180,7 @@ class DigitReader:
         """Stream mode: keep the winning polarity for the next frames (see ``__init__``)."""
         if known is None:
             self._stream_dark = getattr(blobs, "dark", None)
+            self._stream_closer = bool(getattr(blobs, "closer", False))
             self._stream_left = self.stream_refresh - 1 if self._stream_dark is not None else 0
         elif not blobs:
             self._stream_left = 0

@@ -137,6 +137,48 @@ def test_stream_mode_reuses_polarity_and_reads_the_same(classifier, clean_digits
     assert sum(edit_distance(t, text) for t in plain) <= 2
 
 
+def test_stream_mode_reuses_the_closer_look_and_reads_the_same(
+    classifier, clean_digits, tmp_path, monkeypatch
+):
+    # Small digits (about 43 px in a 640x480 frame) need the closer look at full resolution;
+    # in stream mode the frames that reuse the polarity go there straight, without the coarse pass.
+    import edge_runtime.segment.finder as finder
+    from edge_runtime.pipeline import DigitReader
+
+    x, y = clean_digits
+    page = np.full((480, 640), 200.0, np.float32)
+    for k in range(10):
+        r, c = divmod(k, 5)
+        ink = cv2.resize(x[k], (60, 60), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0
+        patch = page[150 + 100 * r : 210 + 100 * r, 60 + 110 * c : 120 + 110 * c]
+        patch[:] = patch * (1 - np.clip(ink * 1.3, 0, 1)) + 40.0 * np.clip(ink * 1.3, 0, 1)
+    noisy = page + np.random.default_rng(5).normal(0, 3.0, page.shape).astype(np.float32)
+    sheet = cv2.cvtColor(np.clip(noisy, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    path = tmp_path / "small.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (640, 480))
+    for k in range(8):
+        writer.write(np.roll(sheet, k % 3, axis=1))
+    writer.release()
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while (got := cap.read())[0]:
+        frames.append(got[1])
+    assert len(frames) == 8
+    passes = []
+    real = finder.find_at
+    monkeypatch.setattr(
+        finder, "find_at", lambda work, *a, **k: passes.append(work.shape) or real(work, *a, **k)
+    )
+    each = [DigitReader(classifier, min_confidence=0.0).read(f).text for f in frames]
+    assert passes == [(240, 320), (480, 640)] * 8  # every frame: coarse, then the closer look
+    passes.clear()
+    stream = DigitReader(classifier, min_confidence=0.0, stream_refresh=4)
+    assert [stream.read(f).text for f in frames] == each
+    coarse = [(240, 320), (480, 640)]
+    assert passes == coarse + [(480, 640)] * 3 + coarse + [(480, 640)] * 3
+    assert sum(edit_distance(t, "".join(map(str, y[:10]))) for t in each) <= 2 * len(each)
+
+
 def test_reader_leaves_opencv_threads_as_it_found_them(classifier):
     from edge_runtime.pipeline import DigitReader
 

@@ -182,3 +182,60 @@ def test_small_array_statistics_equal_numpy_bit_for_bit():
         assert percentile(v, 90) == np.percentile(v, 90)
         image = rng.integers(0, 256, (n, int(rng.integers(1, 60)))).astype(np.uint8)
         assert percentile_u8(image, 90) == np.percentile(image, 90)
+
+
+def test_median_at_least_equals_thresholding_medianblur():
+    from edge_runtime.segment.sheet import median_at_least
+
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        h, w = (int(v) for v in rng.integers(8, 120, 2))
+        window = int(rng.choice([3, 5, 7, 9, 11]))
+        image = rng.integers(0, 256, (h, w)).astype(np.uint8)
+        if rng.random() < 0.5:
+            image = cv2.blur(image, (5, 5))  # smooth images: many ties at the level
+        level = float(rng.uniform(0, 255))
+        expected = cv2.medianBlur(image, window) >= level
+        assert np.array_equal(median_at_least(image, level, window), expected)
+
+
+def test_noise_bound_never_claims_too_low_and_usually_decides():
+    from edge_runtime.segment.components import NOISE_MADS, noise_at_most
+
+    rng = np.random.default_rng(3)
+    shown = 0
+    for _ in range(1000):
+        n = int(rng.integers(1, 5000))
+        v = np.clip(rng.exponential(rng.uniform(0.001, 0.2), n), 0, 1).astype(np.float32)
+        if rng.random() < 0.3:
+            v[rng.random(n) < rng.random()] = 0  # paper lighter than its background: exact zeros
+        med = float(np.median(v))
+        noise = med + NOISE_MADS * float(np.median(np.abs(v - med)))
+        level = float(rng.uniform(0, 0.4))
+        if noise_at_most(v, level):
+            shown += 1
+            assert noise <= level, (n, noise, level)
+    assert shown > 200  # it decides often enough to pay
+    assert not noise_at_most(np.float32([0.5, 2.0, 3.0]), 1.0)  # values beyond [0, 1]: not shown
+
+
+def test_labelling_the_ink_box_gives_the_whole_frames_labels(monkeypatch):
+    from edge_runtime.segment import components
+
+    monkeypatch.setattr(components, "thresholds", lambda ink, options: (0.12, 0.5))
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        h, w = (int(v) for v in rng.integers(10, 120, 2))
+        ink = np.zeros((h, w), np.float32)
+        y0, x0 = int(rng.integers(0, h - 3)), int(rng.integers(0, w - 3))  # odd corners too
+        bh, bw = int(rng.integers(1, h - y0)), int(rng.integers(1, w - x0))
+        dots = rng.random((bh, bw)) < rng.uniform(0.2, 0.7)
+        ink[y0 : y0 + bh, x0 : x0 + bw] = dots * rng.uniform(0.15, 1.0, (bh, bw))
+        found = components.label_ink(ink)
+        weak = np.greater(ink, 0.12).view(np.uint8)
+        components.remove_grid(weak, ink, 0.5)
+        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+            weak, 8, cv2.CV_32S, cv2.CCL_GRANA
+        )
+        assert np.array_equal(found.labels, labels) and np.array_equal(found.stats, stats)
+        assert np.array_equal(found.keep[1:], np.array([ink[labels == i].max() > 0.5 for i in range(1, n)]))

@@ -54,12 +54,19 @@ def find_digits(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> BlobList
 
 
 def find_digit_candidates(
-    grey: np.ndarray, options: SegmentOptions = DEFAULT, both: bool = True, dark: bool | None = None
+    grey: np.ndarray,
+    options: SegmentOptions = DEFAULT,
+    both: bool = True,
+    dark: bool | None = None,
+    closer: bool = False,
 ) -> list[BlobList]:
     """Like ``find_digits``, but when the polarity is ambiguous (a sheet on a dark desk with
     dense writing, thick marker, a vignetted frame) and ``both`` is set, two candidate lists:
-    the likelier polarity's blobs first, then the other's. Each list's ``dark`` says which.
-    ``dark``: the polarity when already known (a camera on the same sheet): no votes, one list."""
+    the likelier polarity's blobs first, then the other's. Each list's ``dark`` says which, and
+    its ``closer`` whether the closer look found it.
+    ``dark``: the polarity when already known (a camera on the same sheet): no votes, one list.
+    ``closer`` (with ``dark``): the digits are known to be small (the camera's last frames needed
+    the closer look), so the coarse pass is skipped: the closer look does not depend on it."""
     if not isinstance(grey, np.ndarray) or grey.ndim != 2 or grey.dtype != np.uint8:
         kind = getattr(grey, "dtype", type(grey).__name__)
         raise FinderInputError(
@@ -76,6 +83,10 @@ def find_digit_candidates(
         # A strip so thin (1x10000) that once its long side fits ``max_side`` no digit fits across.
         return [BlobList()]
     coarse = min(fine, options.work_side / min(H, W))
+    if known is not None and closer and coarse < fine:
+        found = find_at(rescale(grey, fine), fine, options, known)
+        found.blobs.dark, found.blobs.closer = known, True
+        return [found.blobs]
     work = rescale(grey, coarse)
     if known is not None:
         dark, background = known, None
@@ -96,11 +107,21 @@ def find_digit_candidates(
         # pass stops once it knows the digits' height: merging, ordering and crops would be discarded.
         closer = options.min_digit_px if coarse < fine else 0.0
         found = find_at(work, coarse, options, is_dark, bg, closer_below=closer)
-        if coarse < fine and not found.texture and (not found.blobs or found.digit_h < options.min_digit_px):
+        # The likelier polarity's coarse pass finding nothing may mean digits too small to see
+        # there; the other polarity's finding nothing at all is the usual case (it is the wrong
+        # one), and a closer look there cost 10 ms at 640x480 for nothing.
+        seen = found.digit_h > 0 or is_dark == tries[0]
+        if (
+            coarse < fine
+            and not found.texture
+            and seen
+            and (not found.blobs or found.digit_h < options.min_digit_px)
+        ):
             # The closer look starts over at full resolution: a closer look at less than that, or
             # with the coarse pass's background (its sheet mask's margins are in small-copy
             # pixels), each changed a reading of the dev photos (hyp_2.bmp), so neither is done.
             found = find_at(rescale(grey, fine), fine, options, is_dark)
+            found.blobs.closer = True
         found.blobs.dark = is_dark
         out.append(found.blobs)
     return out
@@ -147,9 +168,9 @@ def find_at(
         c = comps[i]
         lab = labels[c.y : c.bottom, c.x : c.right]
         own = lab == c.ids[0] if len(c.ids) == 1 else np.isin(lab, c.ids)
-        crop = ink[c.y : c.bottom, c.x : c.right] * own
+        crop = np.multiply(ink[c.y : c.bottom, c.x : c.right], own, dtype=np.float32)
         box = (int(c.x / scale), int(c.y / scale), int(round(c.w / scale)), int(round(c.h / scale)))
-        out.append(Blob(box=box, ink=crop.astype(np.float32)))
+        out.append(Blob(box=box, ink=crop))
     return PassResult(BlobList(out, dropped=dropped), median_h)
 
 
@@ -165,9 +186,8 @@ def candidates(stats, keep, sheet, size: tuple[int, int], options: SegmentOption
         # which bounds the work of every pairwise step after this one.
         ids = np.sort(ids[np.argsort(-area[ids], kind="stable")[: options.max_blobs]])
     comps, junk = [], []
-    for i in ids:
-        x, y, bw, bh, area = (int(v) for v in stats[i])
-        c = Component(x, y, bw, bh, [int(i)])
+    for i, (x, y, bw, bh, area) in zip(ids.tolist(), stats[ids].tolist()):
+        c = Component(x, y, bw, bh, [i])
         c.touches = steps.touches_edge(c, w, h, sheet)
         comps.append(c)
         junk.append(c.touches and steps.frame_junk(c, area, w, h))
@@ -192,7 +212,8 @@ def digits_of(
     h, w = size
     stats = found.stats
     tight_crop = all(c.touches for c in comps)
-    areas = np.array([stats[c.ids[0], cv2.CC_STAT_AREA] for c in comps], float)
+    area_of = stats[:, cv2.CC_STAT_AREA].tolist()  # ink pixels per label
+    areas = np.array([area_of[c.ids[0]] for c in comps], float)
     median_h, big = steps.digit_scale(np.array([c.h for c in comps], float), areas)
     if median_h < closer_below:
         return [], median_h
@@ -206,7 +227,7 @@ def digits_of(
     # Blobs cut by the frame edge that are thin lines, much bigger or much smaller than a digit.
     comps = [c for c in comps if tight_crop or not (c.touches and steps.edge_junk(c, w, h, median_h))]
     comps = steps.merge_parts(comps, median_h)
-    ink_areas = [int(stats[c.ids, cv2.CC_STAT_AREA].sum()) for c in comps]
+    ink_areas = [sum(area_of[i] for i in c.ids) for c in comps]
     comps = steps.attach_slivers(comps, ink_areas, median_h)
     # Small pieces at the edge (page corners) go, but only after a digit's own broken-off
     # piece that reaches the edge (a tail in a tight strip) has been merged back.

@@ -78,11 +78,13 @@ class BlobList(list):
     """A list of Blobs in reading order that also says how many more were found but left out
     (beyond ``SegmentOptions.max_digits``): nothing is dropped silently."""
 
-    def __init__(self, blobs=(), dropped: int = 0, dark: bool | None = None):
+    def __init__(self, blobs=(), dropped: int = 0, dark: bool | None = None, closer: bool = False):
         super().__init__(blobs)
         self.dropped = int(dropped)
         self.dark = dark
         """The ink polarity these blobs were found with (True: dark ink; None: not searched)."""
+        self.closer = closer
+        """Whether they were found by the closer look (digits too small at the coarse scale)."""
 
 
 def odd(n: float) -> int:

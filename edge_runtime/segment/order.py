@@ -4,6 +4,8 @@ Each box is chained to its nearest right neighbour at a similar height; chains a
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 ROW_OVERLAP = 0.5
@@ -38,20 +40,29 @@ def reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
     overlap = np.minimum((y + h)[:, None], (y + h)[None, :]) - np.maximum(y[:, None], y[None, :])
     ok = (cx[None, :] > cx[:, None]) & (overlap >= ROW_OVERLAP * np.minimum(h[:, None], h[None, :]))
     dx = np.where(ok, x[None, :] - (x + w)[:, None], np.inf)
-    for i, j in enumerate(dx.argmin(axis=1)):
-        if np.isfinite(dx[i, j]) and dx[i, j] < ROW_GAP * max(h[i], h[j]):
-            parent[find(i)] = find(int(j))
+    nearest = dx.argmin(axis=1)
+    gaps = dx[np.arange(n), nearest]
+    link = np.isfinite(gaps) & (gaps < ROW_GAP * np.maximum(h, h[nearest]))
+    for i, j in zip(np.flatnonzero(link).tolist(), nearest[link].tolist()):
+        parent[find(i)] = find(j)
     rows: dict[int, list[int]] = {}
     for i in range(n):
         rows.setdefault(find(i), []).append(i)
-    cy = y + h / 2
-    ordered = sorted(rows.values(), key=lambda r: float(cy[r].mean()))
+    cy = (y + h / 2).tolist()
+    # (Means of Python floats: numpy's per-row mean cost ~7 us a row; fsum rounds once.)
+    ordered = sorted(rows.values(), key=lambda r: math.fsum(cy[i] for i in r) / len(r))
     # Two chains that overlap vertically a lot and do not overlap horizontally are one row
     # with a big gap: join them. Each row keeps its extent (y0, y1, x0, x1) as it grows.
     out: list[list[int]] = []
     extents: list[list[float]] = []
+    top, bottom, left, right = y.tolist(), (y + h).tolist(), x.tolist(), (x + w).tolist()
     for r in ordered:
-        ext = [float(y[r].min()), float((y + h)[r].max()), float(x[r].min()), float((x + w)[r].max())]
+        ext = [
+            min(top[i] for i in r),
+            max(bottom[i] for i in r),
+            min(left[i] for i in r),
+            max(right[i] for i in r),
+        ]
         if out:
             py0, py1, px0, px1 = extents[-1]
             ry0, ry1, rx0, rx1 = ext
@@ -62,4 +73,5 @@ def reading_order(boxes: list[tuple[int, int, int, int]]) -> list[int]:
                 continue
         out.append(list(r))
         extents.append(ext)
-    return [i for r in out for i in sorted(r, key=lambda i: cx[i])]
+    centre = cx.tolist()
+    return [i for r in out for i in sorted(r, key=centre.__getitem__)]

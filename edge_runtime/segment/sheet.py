@@ -65,8 +65,20 @@ def _desk(small: np.ndarray, paper: float) -> np.ndarray:
     mean = cv2.blur(f, (5, 5))
     rel_sd = np.sqrt(np.maximum(cv2.blur(f * f, (5, 5)) - mean * mean, 0.0)) / np.maximum(mean, 1.0)
     window = odd(TEXTURE_WINDOW * min(small.shape))
-    texture = cv2.medianBlur(np.clip(rel_sd * 1000.0, 0, 255).astype(np.uint8), window)
-    dull = cv2.medianBlur(small, window) < DULL * paper
-    desk = ((texture >= TEXTURE_MIN * 1000.0) & dull).astype(np.uint8)
+    texture = median_at_least(np.clip(rel_sd * 1000.0, 0, 255).astype(np.uint8), TEXTURE_MIN * 1000.0, window)
+    dull = ~median_at_least(small, DULL * paper, window)
+    desk = (texture & dull).astype(np.uint8)
     k = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
     return cv2.morphologyEx(desk, cv2.MORPH_OPEN, k)
+
+
+def median_at_least(image: np.ndarray, level: float, window: int) -> np.ndarray:
+    """Whether the median of each ``window`` x ``window`` neighbourhood of a uint8 image (edges
+    replicated) is at least ``level``: exactly when more than half of it is, so a count (one box
+    filter) answers it. The same as thresholding ``cv2.medianBlur``, whose histogram path for
+    windows above 5 took ~0.8 ms on a 160x120 copy, twice a frame; this takes ~0.05 ms."""
+    high = (image >= level).view(np.uint8)  # (a bool array's bytes are 0 and 1)
+    count = cv2.boxFilter(
+        high, cv2.CV_16U, (window, window), normalize=False, borderType=cv2.BORDER_REPLICATE
+    )
+    return count > (window * window) // 2
