@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from edge_runtime.contract import MIN_CONFIDENCE
 from edge_runtime.preprocess import DEFAULT as NORMALIZE_DEFAULT
 from edge_runtime.preprocess import NormalizeOptions, normalize_digit
 from edge_runtime.segment import DEFAULT as SEGMENT_DEFAULT
@@ -102,7 +103,7 @@ class DigitReader:
     def __init__(
         self,
         classifier,
-        min_confidence: float = 0.5,
+        min_confidence: float = MIN_CONFIDENCE,
         segment: SegmentOptions = SEGMENT_DEFAULT,
         normalize: NormalizeOptions = NORMALIZE_DEFAULT,
         opencv_threads: int | None = 1,
