@@ -41,6 +41,7 @@ train: setup
 train-all: setup
 	$(PY) -m training --arch lstm
 	$(PY) -m training --arch lstm --no-augment --epochs 24 --out runs/lstm_plain
+	$(PY) -m training --arch lstm --units 128 --elastic 0.5 --out runs/lstm_128
 	$(PY) -m training --arch gru --epochs 20 --styles 0 --elastic 0
 	$(PY) -m training --arch rnn --epochs 20 --styles 0 --elastic 0
 	$(PY) -m training --arch peephole --epochs 20 --styles 0 --elastic 0
