@@ -368,7 +368,7 @@ def _train(o: TrainOptions, log: Callable[[str], None]) -> TrainResult:
     resumed_from = state["epoch"]
 
     train_step, predict = make_steps(o, model, optimizer)
-    restyled = None if o.styles_every_epoch else restyle(o, x_train, y_train, epoch=None)
+    once = None if o.styles_every_epoch else restyle(o, x_train, y_train, epoch=None)
     eval_sets = {
         "val": (data.x_val, data.y_val.astype(np.int32)),
         "test": (data.x_test, data.y_test.astype(np.int32)),
@@ -376,9 +376,7 @@ def _train(o: TrainOptions, log: Callable[[str], None]) -> TrainResult:
     for epoch in range(state["epoch"], epochs):
         if state["step"] >= total_steps:
             break
-        x_epoch = x_train if restyled is None else restyled
-        if o.styles_every_epoch:
-            x_epoch = restyle(o, x_train, y_train, epoch=epoch)
+        x_epoch = restyle(o, x_train, y_train, epoch=epoch) if once is None else once  # styled digits
         record, seconds = run_epoch(
             o, epoch, (x_epoch, y_train), train_step, predict, eval_sets, state, total_steps, log
         )
