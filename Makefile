@@ -3,7 +3,8 @@
 #   make export      train if needed, convert, verify, write models/
 #   make test        the test suite
 #   make train       train the LSTM with the default recipe (ARGS="--arch gru" etc. to change)
-#   make train-all   retrain every committed run in runs/ (four architectures + the lesson)
+#   make train-all   retrain every committed run in runs/ (four architectures + the lesson; the
+#                    relatives keep the earlier recipe: 20 epochs, no styles, no elastic)
 #   make bench       the full benchmark report (benchmarks/reports/)
 #   make bench-edge  the TensorFlow-free part of the report (runs on a Raspberry Pi)
 #   make lint        ruff's linter and formatter check (configured in pyproject.toml)
@@ -38,11 +39,12 @@ train: setup
 	$(PY) -m training $(ARGS)
 
 train-all: setup
-	$(PY) -m training --arch lstm --styles 0.15 --epochs 30
+	$(PY) -m training --arch lstm
 	$(PY) -m training --arch lstm --no-augment --epochs 24 --out runs/lstm_plain
-	$(PY) -m training --arch gru
-	$(PY) -m training --arch rnn
-	$(PY) -m training --arch peephole
+	$(PY) -m training --arch lstm --units 128 --elastic 0.5 --out runs/lstm_128
+	$(PY) -m training --arch gru --epochs 20 --styles 0 --elastic 0
+	$(PY) -m training --arch rnn --epochs 20 --styles 0 --elastic 0
+	$(PY) -m training --arch peephole --epochs 20 --styles 0 --elastic 0
 	$(PY) -m training --recipe lesson
 
 # Score the edge program on a folder of labelled photos (labels.json beside them).

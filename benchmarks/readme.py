@@ -83,9 +83,8 @@ def results(a: Artefacts) -> str:
     frame_ms = frames["process_ms"]
     lines = [
         [
-            f"{m['arch'].upper()}-{m['units']}, {m['recipe']} recipe"
-            + (f" with `--styles {a.options['styles']:g}`" if a.options.get("styles") else "")
-            + ", MNIST 10k test set",
+            f"{m['arch'].upper()}-{m['units']}, {m['recipe']} recipe{augmentation_label(a.options)}, "
+            "MNIST 10k test set",
             f"{fmt_pct(m['test_accuracy'])} (Keras), {m['train_seconds']:.0f} s of training ({m['epochs']} epochs)",
         ],
         [
@@ -126,6 +125,14 @@ def results(a: Artefacts) -> str:
         "from `benchmarks/reports/report.json`, `models/manifest.json` and `runs/`."
     )
     return "\n" + intro + "\n\n" + table(["", "figure"], lines) + "\n"
+
+
+def augmentation_label(options: dict) -> str:
+    """The run's writing-style and elastic shares when it used them, e.g. ' (styles 0.15, elastic 0.5)'."""
+    if not options.get("augment", True):
+        return ""
+    parts = [f"{name} {options[name]:g}" for name in ("styles", "elastic") if options.get(name)]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def augmentation(a: Artefacts) -> str:

@@ -155,6 +155,15 @@ def test_restyle_touches_only_the_share_asked_and_is_reproducible(mnist_test):
     np.testing.assert_array_equal(styles.restyle(x, y, 0.0), x)
 
 
+def test_restyle_draws_afresh_per_epoch_seed(mnist_test):
+    x, y = mnist_test
+    x, y = x[:1000], y[:1000]
+    np.testing.assert_array_equal(styles.restyle(x, y, 0.4, seed=3), styles.restyle(x, y, 0.4, seed=[3]))
+    epoch0, epoch1 = (styles.restyle(x, y, 0.4, seed=[3, e]) for e in (0, 1))
+    assert not np.array_equal(epoch0, epoch1)
+    np.testing.assert_array_equal(epoch1, styles.restyle(x, y, 0.4, seed=[3, 1]))
+
+
 def test_style_weights_scale_one_style_and_leave_the_others(mnist_test):
     x, y = mnist_test
     x, y = x[:2000], y[:2000]

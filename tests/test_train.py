@@ -144,6 +144,50 @@ def test_fingerprint_ignores_length_but_not_decisive_options():
     assert fingerprint(base, "other data") != fp
 
 
+def test_fingerprint_follows_the_code_that_makes_the_training_images(tmp_path, monkeypatch):
+    import edge_runtime.preprocess
+    import training.augment
+    import training.styles
+
+    base = TrainOptions()
+    fp = fingerprint(base, "data")
+    for module in (training.augment, training.styles, edge_runtime.preprocess):
+        edited = tmp_path / Path(module.__file__).name
+        edited.write_text(Path(module.__file__).read_text() + "\n# an edit\n")
+        with monkeypatch.context() as m:
+            m.setattr(module, "__file__", str(edited))
+            assert fingerprint(base, "data") != fp, module.__name__
+    assert fingerprint(base, "data") == fp
+
+
+def test_restyle_per_epoch_and_without_elastic_when_elastic_is_on_the_fly(mnist_test):
+    from training.train import restyle
+
+    x, y = mnist_test
+    x, y = x[:1000], y[:1000]
+    o = TrainOptions(styles=0.4, elastic=0.5)
+    e0, e1 = restyle(o, x, y, epoch=0), restyle(o, x, y, epoch=1)
+    assert not np.array_equal(e0, e1)
+    changed = (e0 != x).any(axis=(1, 2))
+    assert not changed[~np.isin(y, (1, 4, 7, 9))].any()  # only the style edits: elastic is in the step
+    once = restyle(dataclasses.replace(o, elastic=0.0, styles_every_epoch=False), x, y, epoch=None)
+    assert (once != x).any(axis=(1, 2))[~np.isin(y, (1, 4, 7, 9))].any()  # the old once-per-run elastic share
+    assert restyle(dataclasses.replace(o, augment=False), x, y, epoch=0) is x
+
+
+def test_default_recipe_is_the_shipped_lstm():
+    """make export trains runs/lstm with TrainOptions() when it is missing: that must be the
+    recipe runs/lstm was trained with, or a fresh clone would ship a different model."""
+    shipped = json.loads((Path(__file__).resolve().parents[1] / "runs/lstm/config.json").read_text())[
+        "options"
+    ]
+    run_specific = {"out_dir", "resume", "mnist"}
+    default = dataclasses.asdict(TrainOptions(arch="lstm"))
+    assert {k: v for k, v in shipped.items() if k not in run_specific} == {
+        k: v for k, v in default.items() if k not in run_specific
+    }
+
+
 def test_cli_reports_missing_mnist_in_one_line(tmp_path, capsys):
     code = main(["--mnist", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err.strip()

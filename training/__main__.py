@@ -1,6 +1,6 @@
 """Train a digit classifier from the command line.
 
-    python -m training --arch lstm --out runs/lstm            # default recipe
+    python -m training --arch lstm --out runs/lstm            # default recipe (the shipped LSTM-64)
     python -m training --arch lstm --no-augment --epochs 24 --out runs/lstm_plain
     python -m training --recipe lesson                        # the lesson: 150 steps, prints predictions
     MNIST_PATH=/data/mnist.npz python -m training --arch gru  # or --mnist /data/mnist.npz
@@ -67,8 +67,20 @@ def parse_options(argv: list[str] | None = None):
     p.add_argument(
         "--styles",
         type=float,
-        help=f"with --augment: share of 1/4/7/9s rewritten in other writing styles, a quarter of that elastic "
-        f"(training/styles.py; e.g. 0.3; default: {d.styles}, off)",
+        help=f"with --augment: share of 1/4/7/9s rewritten in other writing styles (training/styles.py), "
+        f"0 = off; without --elastic a quarter of that share of all digits is also elastic (default: {d.styles})",
+    )
+    p.add_argument(
+        "--styles-every-epoch",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="draw the style edits afresh every epoch; --no-styles-every-epoch: once per run (default: on)",
+    )
+    p.add_argument(
+        "--elastic",
+        type=float,
+        help=f"with --augment: share of every batch given a fresh elastic distortion, 0 = off "
+        f"(training/augment.py; default: {d.elastic})",
     )
     p.add_argument(
         "--style-weights",
