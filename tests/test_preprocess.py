@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_runtime.preprocess import NormalizeOptions, normalize_digit, stroke_width
+from edge_runtime.preprocess import NormalizeOptions, holes, normalize_digit, stroke_width
 
 
 def centre_of_mass(img):
@@ -45,17 +45,49 @@ def test_grey_levels_not_binary():
     assert grey > 20  # anti-aliased edges
 
 
-def test_thin_strokes_are_thickened_and_thick_ones_thinned():
+def test_thin_strokes_are_thickened_a_little_and_thick_ones_thinned():
     thin = np.zeros((400, 400), np.uint8)
     cv2.circle(thin, (200, 200), 150, 255, 2)  # 2 px on a 300 px digit -> 0.13 px at 28x28
     thick = np.zeros((100, 100), np.uint8)
     cv2.circle(thick, (50, 50), 35, 255, 22)
     as_is = NormalizeOptions(stroke_range=(0.0, 1e9))
-    for img in (thin, thick):
-        w = stroke_width(normalize_digit(img) > 0.5)
-        assert 1.5 <= w <= 4.0, w  # MNIST by the same measure: 1.9-3.5 (10th-90th percentile)
-    assert normalize_digit(thin).sum() > 2 * normalize_digit(thin, as_is).sum()
+    full = NormalizeOptions(max_thicken_px=99.0)  # all the way to the target
+    assert 1.5 <= stroke_width(normalize_digit(thin, full) > 0.5) <= 4.0  # MNIST: 1.9-3.5
+    assert 1.5 <= stroke_width(normalize_digit(thick) > 0.5) <= 4.0
+    # By default a thin pen gains at most max_thicken_px (0.5 px) of width at 28x28:
+    ink = [normalize_digit(thin, o).sum() for o in (as_is, NormalizeOptions(), full)]
+    assert ink[0] < ink[1] < ink[2], ink
     assert normalize_digit(thick).sum() < 0.8 * normalize_digit(thick, as_is).sum()
+
+
+def test_thickening_never_closes_a_loop():
+    """A long-tailed 9 written with a thin pen: fitted into 20 px its loop is small, and a
+    dilation wide enough to bring the stroke to MNIST's width fills it (a 1 with a blob)."""
+    nine = np.zeros((100, 24), np.uint8)
+    cv2.circle(nine, (12, 11), 8, 255, 1)
+    cv2.line(nine, (20, 11), (20, 98), 255, 1)
+    full = NormalizeOptions(max_thicken_px=99.0)
+    k = round((full.stroke_target - 0.2) / 0.2)  # the disc that would reach the target width
+    naive = cv2.dilate(nine, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k + 1, k + 1)))
+    assert (
+        holes((normalize_digit(nine, NormalizeOptions(stroke_range=(0.0, 1e9))) > 0.35).view(np.uint8), 1)
+        == 1
+    )
+    assert (
+        holes((normalize_digit(naive, NormalizeOptions(stroke_range=(0.0, 1e9))) > 0.35).view(np.uint8), 1)
+        == 0
+    )
+    for options in (NormalizeOptions(), full):
+        out = normalize_digit(nine, options)
+        assert holes((out > 0.35).view(np.uint8), 1) == 1
+
+
+def test_holes_counts_loops_not_the_outside():
+    eight = np.zeros((40, 30), np.uint8)
+    cv2.circle(eight, (15, 10), 7, 1, 2)
+    cv2.circle(eight, (15, 27), 8, 1, 2)
+    assert holes(eight, 1) == 2 and holes(eight, 10_000) == 0
+    assert holes(np.zeros((5, 5), np.uint8), 1) == 0
 
 
 def test_uint8_and_float_agree_and_empty_is_zero():
