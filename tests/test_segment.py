@@ -200,10 +200,10 @@ def test_median_at_least_equals_thresholding_medianblur():
 
 
 def test_noise_bound_never_claims_too_low_and_usually_decides():
-    from edge_runtime.segment.components import NOISE_MADS, noise_at_most
+    from edge_runtime.segment.components import NOISE_MADS, noise_at_most, noise_below_by_count
 
     rng = np.random.default_rng(3)
-    shown = 0
+    shown = counted = 0
     for _ in range(1000):
         n = int(rng.integers(1, 5000))
         v = np.clip(rng.exponential(rng.uniform(0.001, 0.2), n), 0, 1).astype(np.float32)
@@ -215,7 +215,11 @@ def test_noise_bound_never_claims_too_low_and_usually_decides():
         if noise_at_most(v, level):
             shown += 1
             assert noise <= level, (n, noise, level)
-    assert shown > 200  # it decides often enough to pay
+        if noise_below_by_count(v, level):
+            counted += 1
+            assert noise <= level, (n, noise, level)
+    assert shown > 200 and counted > 100  # each decides often enough to pay
+    assert not noise_below_by_count(np.float32([-1.0, -1.0, 0.9]), 0.1)  # negative values do not count
     assert not noise_at_most(np.float32([0.5, 2.0, 3.0]), 1.0)  # values beyond [0, 1]: not shown
 
 
