@@ -243,3 +243,31 @@ def test_labelling_the_ink_box_gives_the_whole_frames_labels(monkeypatch):
         )
         assert np.array_equal(found.labels, labels) and np.array_equal(found.stats, stats)
         assert np.array_equal(found.keep[1:], np.array([ink[labels == i].max() > 0.5 for i in range(1, n)]))
+
+
+def test_ink_map_ceiling_is_skipped_only_when_it_changes_nothing(monkeypatch):
+    # relative_ink skips the ceiling at 1 when a bound shows no value reaches it: its maps must be
+    # those with the ceiling always taken, on even paper (skipped) and dim, vignetted frames (not).
+    from edge_runtime.segment import ink
+
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:240, 0:320]
+    frames = []
+    for _ in range(40):
+        vignette = rng.choice([0, 0.9]) * ((xx - 160) ** 2 + (yy - 120) ** 2) / (160**2 + 120**2)
+        paper = rng.uniform(60, 230)
+        img = paper * (1 - vignette) + rng.normal(0, 3, xx.shape)
+        for _ in range(30):  # dark strokes, black ones too
+            x, y = int(rng.integers(0, 300)), int(rng.integers(0, 220))
+            img[y : y + 20, x : x + 3] = paper * rng.uniform(0, 0.8)
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    ceilings = []
+    real_min = cv2.min
+    monkeypatch.setattr(ink.cv2, "min", lambda *a, **k: ceilings.append(1) or real_min(*a, **k))
+    maps = [ink.relative_ink(g, ink.background_of(g, ink.DEFAULT))[0] for g in frames]
+    taken = len(ceilings)
+    assert 0 < taken < len(frames)  # both paths are tested
+    monkeypatch.setattr(ink, "ROUNDING", 1e9)  # the ceiling always taken
+    for g, m in zip(frames, maps):
+        assert np.array_equal(ink.relative_ink(g, ink.background_of(g, ink.DEFAULT))[0], m)
+    assert max(float(m.max()) for m in maps) <= 1.0
