@@ -10,6 +10,8 @@ python -m edge_runtime.pipeline photo.jpg [MODEL.tflite]   # print the reading
 
 from __future__ import annotations
 
+import ctypes
+import platform
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,8 +30,33 @@ STREAM_REFRESH = 15
 afresh every this many frames (half a second at 30 FPS): a new sheet in view is picked up at once
 anyway, when the reused polarity finds nothing."""
 
+HEAP_KEEP_MB = 16
+"""glibc: buffers up to this size come from the heap, and up to twice it of freed memory stays there
+for the next frame (``keep_freed_memory``): a 1024 px working map is at most 4 MB."""
+
 UNSURE = "?"
 """Shown instead of a digit whose confidence is below min_confidence."""
+
+
+def keep_freed_memory(mb: int = HEAP_KEEP_MB) -> bool:
+    """Ask glibc's malloc to keep freed buffers for reuse instead of handing them back to the OS.
+
+    A 640x480 frame's maps (the ink map, masks, labels: a few MB) are allocated and freed once a
+    frame. By default glibc serves the large ones from fresh pages (``mmap``, or a heap top it has
+    just trimmed), zeroed and faulted in on first touch: measured ~600 page faults a plain frame in
+    ``find_digit_candidates`` alone, and the reader's find stage 1-2 ms slower (of 5-9 ms, on the
+    loaded 2-core dev machine). Fixed thresholds keep them in the heap: the same code and results,
+    at the cost of keeping up to ``2 * mb`` MB of freed memory. Process-wide and one-way (glibc
+    has no undo); another C library (musl, macOS, Windows) is left alone.
+    -> whether the setting was made."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
+    except (OSError, AttributeError):
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+    return bool(mallopt(M_MMAP_THRESHOLD, mb << 20)) and bool(mallopt(M_TRIM_THRESHOLD, 2 * mb << 20))
 
 
 def _clearly_better(new: tuple[float, float, int], old: tuple[float, float, int]) -> bool:
@@ -108,8 +135,13 @@ class DigitReader:
         normalize: NormalizeOptions = NORMALIZE_DEFAULT,
         opencv_threads: int | None = 1,
         stream_refresh: int = 0,
+        keep_memory: bool = True,
     ):
         self.classifier = classifier
+        # Freed frame buffers stay in the process's heap for the next frame (glibc; process-wide
+        # and one-way, see ``keep_freed_memory``). False: the C library's own behaviour.
+        if keep_memory:
+            keep_freed_memory()
         # OpenCV's worker threads cost more than they save on these small images (measured: a
         # 320x240 labelling took longer with 2 threads than with 1), and the edge budget is one core.
         # OpenCV's thread count is process-wide: it is set only for the duration of ``read`` and

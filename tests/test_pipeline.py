@@ -1,6 +1,9 @@
 """DigitReader end to end with a real LiteRT model on rendered scenes and real images."""
 
 import os
+import platform
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -191,6 +194,39 @@ def test_reader_leaves_opencv_threads_as_it_found_them(classifier):
         assert cv2.getNumThreads() == 3
     finally:
         cv2.setNumThreads(before)
+
+
+KEEP_MEMORY_CHILD = """
+import resource, sys
+import numpy as np
+from edge_runtime.classifier import DigitClassifier
+from edge_runtime.pipeline import DigitReader
+reader = DigitReader(DigitClassifier(sys.argv[1]), keep_memory=sys.argv[2] == "1")
+frame = np.random.default_rng(0).normal(200, 3, (480, 640)).clip(0, 255).astype(np.uint8)
+for x in range(60, 600, 60):  # ten small strokes: the closer look runs over the whole frame
+    frame[220:260, x : x + 4] = 40
+reader.read(frame)
+before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+for _ in range(5):
+    reader.read(frame)
+print((resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before) / 5)
+"""
+
+
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's malloc only"
+)
+def test_reader_keeps_freed_frame_buffers_for_the_next_frame(model_path):
+    # Each frame's maps are freed and allocated again: kept in the heap, the next frame's first
+    # touches are no page faults. A fresh child process each, so that the allocator starts as usual.
+    def faults(keep: bool) -> float:
+        cmd = [sys.executable, "-c", KEEP_MEMORY_CHILD, str(model_path), "1" if keep else "0"]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        return float(done.stdout.split()[-1])
+
+    usual, kept = faults(False), faults(True)
+    assert usual > 20, usual  # the usual allocator faults on every frame's maps ...
+    assert kept < 0.5 * usual, (kept, usual)  # ... kept buffers much less
 
 
 @pytest.mark.parametrize("shape", [(50, 60, 2), (50, 60, 5), (3, 50, 60, 3)])
