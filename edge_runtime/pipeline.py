@@ -44,8 +44,8 @@ def keep_freed_memory(mb: int = HEAP_KEEP_MB) -> bool:
     A 640x480 frame's maps (the ink map, masks, labels: a few MB) are allocated and freed once a
     frame. By default glibc serves the large ones from fresh pages (``mmap``, or a heap top it has
     just trimmed), zeroed and faulted in on first touch: measured ~600 page faults a plain frame in
-    ``find_digit_candidates`` alone, and the reader's find stage 1-2 ms slower (of 5-9 ms, on the
-    loaded 2-core dev machine). Fixed thresholds keep them in the heap: the same code and results,
+    ``find_digit_candidates`` alone (the time it costs: the report's finder profile, which reads
+    through a DigitReader). Fixed thresholds keep them in the heap: the same code and results,
     at the cost of keeping up to ``2 * mb`` MB of freed memory. Process-wide and one-way (glibc
     has no undo); another C library (musl, macOS, Windows) is left alone.
     -> whether the setting was made."""
