@@ -109,6 +109,23 @@ def test_clearly_better_candidate():
     assert not _clearly_better((0.0, 0.0, 0), strong)
 
 
+def shaking_video(sheet: np.ndarray, n: int, path) -> list[np.ndarray]:
+    """A real MJPG video file of ``sheet`` held and shaking a little (0-2 px), read back by
+    OpenCV as a camera's frames would be."""
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (sheet.shape[1], sheet.shape[0])
+    )
+    for k in range(n):
+        writer.write(np.roll(sheet, k % 3, axis=1))
+    writer.release()
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while (got := cap.read())[0]:
+        frames.append(got[1])
+    assert len(frames) == n
+    return frames
+
+
 def test_stream_mode_reuses_polarity_and_reads_the_same(classifier, clean_digits, tmp_path, monkeypatch):
     # A real video file written by OpenCV stands in for a camera: one sheet, shaking a little.
     import edge_runtime.segment.finder as finder
@@ -116,18 +133,7 @@ def test_stream_mode_reuses_polarity_and_reads_the_same(classifier, clean_digits
 
     x, y = clean_digits
     sheet, text = render_sheet(x[:8], y[:8], np.random.default_rng(3), rows=2)
-    path = tmp_path / "sheet.avi"
-    writer = cv2.VideoWriter(
-        str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (sheet.shape[1], sheet.shape[0])
-    )
-    for k in range(12):
-        writer.write(np.roll(sheet, k % 3, axis=1))
-    writer.release()
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while (got := cap.read())[0]:
-        frames.append(got[1])
-    assert len(frames) == 12
+    frames = shaking_video(sheet, 12, tmp_path / "sheet.avi")
     votes = []
     real = finder.polarity_and_background
     monkeypatch.setattr(finder, "polarity_and_background", lambda *a: votes.append(1) or real(*a))
@@ -157,16 +163,7 @@ def test_stream_mode_reuses_the_closer_look_and_reads_the_same(
         patch[:] = patch * (1 - np.clip(ink * 1.3, 0, 1)) + 40.0 * np.clip(ink * 1.3, 0, 1)
     noisy = page + np.random.default_rng(5).normal(0, 3.0, page.shape).astype(np.float32)
     sheet = cv2.cvtColor(np.clip(noisy, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
-    path = tmp_path / "small.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (640, 480))
-    for k in range(8):
-        writer.write(np.roll(sheet, k % 3, axis=1))
-    writer.release()
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while (got := cap.read())[0]:
-        frames.append(got[1])
-    assert len(frames) == 8
+    frames = shaking_video(sheet, 8, tmp_path / "small.avi")
     passes = []
     real = finder.find_at
     monkeypatch.setattr(
