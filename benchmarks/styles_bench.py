@@ -281,12 +281,12 @@ def render_styles(data: dict) -> str:
             cells = [f"{s['per_class'][str(k)]:.2%}" if str(k) in s["per_class"] else "" for k in range(10)]
             lines.append(f"| {s['set']} | " + " | ".join(cells) + " |")
     for s in data["sets"]:
-        if s.get("misreads"):
+        if "digits_labelled" in s:  # the photo sets, read by the whole pipeline
             lines += [
                 "",
                 f"{s['set']}: {s['pipeline_digit_accuracy']:.2%} of {s['digits_labelled']} digits "
                 f"right, {s['images_exact']}/{s['photos']} photos exact, {s['digits_missed']} missed; "
-                "misreads (confidence): " + "; ".join(s["misreads"]),
+                "misreads (confidence): " + ("; ".join(s.get("misreads") or []) or "none"),
             ]
     lines += ["", "![risk-coverage](styles_risk_coverage.png)", ""]
     return "\n".join(lines)
