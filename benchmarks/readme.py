@@ -95,7 +95,8 @@ def results(a: Artefacts) -> str:
         [
             "against the full Keras model and ONNX Runtime",
             f"{fmt_x(func.get('side_by_side', func['ratio']))} faster than a compiled `tf.function` side by side "
-            f"in one process ({fmt_x(func['ratio'])} in separate processes), {fmt_x(pred['ratio'])} faster than "
+            f"in one process ({fmt_x(func['ratio'])} in separate processes; target >= {func['target']:g}x: "
+            f"{'met' if func['met'] else 'not met'}), {fmt_x(pred['ratio'])} faster than "
             f"`model.predict` on one image, {onnx.get('side_by_side', onnx['ratio']):.2f}x faster than ONNX Runtime",
         ],
         [
