@@ -66,11 +66,16 @@ def stroke_width(mask: np.ndarray) -> float:
 def holes(mask: np.ndarray, min_area: float) -> int:
     """How many holes (background regions not reaching the border) of at least ``min_area`` px
     a binary uint8 mask has: the loops of 0, 6, 8, 9 and a closed 4."""
-    background = cv2.copyMakeBorder(1 - mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)  # outside: one region
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(background, connectivity=4)
-    inside = np.ones(n, bool)
-    inside[[0, labels[0, 0]]] = False  # the ink (label 0) and the outside (holds the border)
-    return int(np.count_nonzero(inside & (stats[:, cv2.CC_STAT_AREA] >= min_area)))
+    return _holes_of_background((mask == 0).view(np.uint8), min_area)
+
+
+def _holes_of_background(background: np.ndarray, min_area: float) -> int:
+    """``holes`` for the mask's complement (uint8, 1 where there is no ink)."""
+    framed = cv2.copyMakeBorder(background, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)  # outside: one region
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(framed, connectivity=4)
+    big = stats[:, cv2.CC_STAT_AREA] >= min_area
+    # Less label 0 (the ink) and the outside (the region holding the frame's corner).
+    return int(np.count_nonzero(big)) - int(big[0]) - int(big[labels[0, 0]])
 
 
 def _thicken(ink: np.ndarray, k: int, scale: float, options: NormalizeOptions) -> np.ndarray:
@@ -81,7 +86,9 @@ def _thicken(ink: np.ndarray, k: int, scale: float, options: NormalizeOptions) -
 
     def holes_at_28(img: np.ndarray) -> int:
         small = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
-        return holes((small > 0.35 * cv2.minMaxLoc(small)[1]).view(np.uint8), options.min_hole_px)
+        return _holes_of_background(
+            (small <= 0.35 * cv2.minMaxLoc(small)[1]).view(np.uint8), options.min_hole_px
+        )
 
     wanted = holes_at_28(ink)
     while k >= 1:
