@@ -42,9 +42,9 @@ train-all: setup
 	$(PY) -m training --arch lstm
 	$(PY) -m training --arch lstm --no-augment --epochs 24 --out runs/lstm_plain
 	$(PY) -m training --arch lstm --units 128 --elastic 0.5 --out runs/lstm_128
-	$(PY) -m training --arch gru --epochs 20 --styles 0 --elastic 0
-	$(PY) -m training --arch rnn --epochs 20 --styles 0 --elastic 0
-	$(PY) -m training --arch peephole --epochs 20 --styles 0 --elastic 0
+	$(PY) -m training --arch gru --recipe shipped
+	$(PY) -m training --arch rnn --recipe shipped
+	$(PY) -m training --arch peephole --recipe shipped
 	$(PY) -m training --recipe lesson
 
 # Score the edge program on a folder of labelled photos (labels.json beside them).

@@ -319,7 +319,7 @@ def train_missing(options: ExportOptions, archs: list[str], log: Callable[[str],
         log(f"training {arch} into {run_dir} (no trained model found) ...")
         t = time.perf_counter()
         try:
-            train(TrainOptions(arch=arch, out_dir=str(run_dir), mnist=options.mnist), log=log)
+            train(TrainOptions.shipped(arch, out_dir=str(run_dir), mnist=options.mnist), log=log)
         except MnistError as exc:  # a corrupt MNIST file: one line, exit 2
             raise ExportError(str(exc)) from None
         log(f"trained {arch} in {time.perf_counter() - t:.0f} s")

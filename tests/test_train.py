@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.__main__ import main
+from training.__main__ import main, parse_options
 from training.data import load_mnist
 from training.models import build_model
 from training.tfkeras import keras
@@ -186,6 +186,23 @@ def test_default_recipe_is_the_shipped_lstm():
     assert {k: v for k, v in shipped.items() if k not in run_specific} == {
         k: v for k, v in default.items() if k not in run_specific
     }
+
+
+@pytest.mark.parametrize("arch", ["gru", "rnn", "peephole"])
+def test_shipped_recipe_of_each_relative_is_the_one_its_run_used(arch):
+    """make export trains a missing relative with TrainOptions.shipped(arch): the recipe of its
+    committed run (trained before styles and elastic existed: their absence means off)."""
+    run = json.loads((Path(__file__).resolve().parents[1] / f"runs/{arch}/config.json").read_text())[
+        "options"
+    ]
+    shipped = dataclasses.asdict(TrainOptions.shipped(arch))
+    run_specific = {"out_dir", "resume", "mnist"}
+    assert {k: v for k, v in run.items() if k not in run_specific} == {
+        k: shipped[k] for k in run if k not in run_specific
+    }
+    assert shipped["styles"] == 0 and shipped["elastic"] == 0
+    assert TrainOptions.shipped("lstm") == TrainOptions(arch="lstm")
+    assert parse_options(["--arch", arch, "--recipe", "shipped"]) == TrainOptions.shipped(arch)
 
 
 def test_cli_reports_missing_mnist_in_one_line(tmp_path, capsys):

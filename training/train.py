@@ -41,6 +41,11 @@ EVAL_BATCH = 1000  # images per inference call when evaluating
 # ---------------------------------------------------------------- options / result
 
 
+RELATIVES_RECIPE = {"epochs": 20, "styles": 0.0, "elastic": 0.0}
+"""How the relatives' committed runs (gru, rnn, peephole) were trained: the default recipe from
+before the writing-style work (they are measured beside the LSTM, not shipped as the default)."""
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     """Everything that decides a training run. The defaults are the default recipe."""
@@ -104,6 +109,14 @@ class TrainOptions:
     """Continue from <run>/checkpoints if they were made with the same options."""
     recipe: str = "default"
     """Name of the recipe these options came from (recorded only)."""
+
+    @classmethod
+    def shipped(cls, arch: str = "lstm", **overrides) -> TrainOptions:
+        """The recipe the committed run of ``arch`` was trained with: the default for the LSTM,
+        RELATIVES_RECIPE for gru, rnn and peephole. make export uses it for a missing run and
+        make train-all for every run, so a fresh clone rebuilds what is shipped."""
+        base = {} if arch == "lstm" else dict(RELATIVES_RECIPE)
+        return cls(arch=arch, **{**base, **overrides})
 
     @classmethod
     def lesson(cls, **overrides) -> TrainOptions:
