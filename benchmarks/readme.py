@@ -71,6 +71,45 @@ class Artefacts:
 # ---------------------------------------------------------------- the passages
 
 
+FINDER_BARS_MS = (3.0, 6.0, 10.0)
+"""Issue 11's bars for find + normalise + classify on each profile set: median, p95, worst frame."""
+STYLE_BAR = 0.98
+"""Issue 13's bar: accuracy on every style of the style suite."""
+
+
+def finder_and_styles_rows(r: dict) -> list[list[str]]:
+    """Rows for the finder profile (when the report has one) and the style suite (when it has one)."""
+    rows = []
+    if "finder_profile" in r:
+        sets = r["finder_profile"]["new"]["sets"]
+        totals = {name: s["stage_ms"]["total"] for name, s in sets.items()}
+        p50, p95, worst = FINDER_BARS_MS
+        met = all(t["p50"] <= p50 and t["p95"] <= p95 and t["max"] <= worst for t in totals.values())
+        rows.append(
+            [
+                "finder profile: find + normalise + classify, CPU time, one thread (p50 / p95 / max)",
+                ", ".join(
+                    f"{name} {t['p50']:.1f} / {t['p95']:.1f} / {t['max']:.1f} ms"
+                    for name, t in totals.items()
+                )
+                + f"; target <= {p50:g} / {p95:g} / {worst:g} ms on each: {'met' if met else 'not met'}",
+            ]
+        )
+    if "styles" in r:
+        styles = [x for x in r["styles"]["sets"] if "per_class" in x and x["set"] != "mnist_test"]
+        if styles:
+            low = min(styles, key=lambda x: x["accuracy"])
+            rows.append(
+                [
+                    f"style suite: MNIST test digits through {len(styles)} style edits (training/styles.py)",
+                    f"{fmt_pct(min(x['accuracy'] for x in styles))} to {fmt_pct(max(x['accuracy'] for x in styles))} "
+                    f"per style, lowest `{low['set']}`; target >= {STYLE_BAR:.0%} on each: "
+                    f"{'met' if low['accuracy'] >= STYLE_BAR else 'not met'}",
+                ]
+            )
+    return rows
+
+
 def results(a: Artefacts) -> str:
     """The "Results at a glance" table."""
     r, m, s = a.report, a.metrics, a.report["summary"]
@@ -114,6 +153,7 @@ def results(a: Artefacts) -> str:
             f"{frame_ms:.1f} ms median to find, normalise and classify them all (fastest "
             f"{frames['process_ms_min']:.1f} ms); target <= 5 ms: {'met' if frame_ms <= 5 else 'not met'}",
         ],
+        *finder_and_styles_rows(r),
         [
             "edge program start-up to first result",
             f"{slowest_start['wall_ms_median'] / 1e3:.2f} s (median of {slowest_start['runs']} launches, "
