@@ -169,8 +169,7 @@ def test_coarse_pass_stops_at_the_height_when_a_closer_look_follows(clean_digits
 
 
 def test_small_array_statistics_equal_numpy_bit_for_bit():
-    from edge_runtime.segment.blobs import median, percentile
-    from edge_runtime.segment.ink import percentile_u8
+    from edge_runtime.segment.stats import median, percentile, percentile_u8
 
     rng = np.random.default_rng(1)
     for _ in range(500):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge_runtime.segment.components import Component
+from edge_runtime.segment.stats import median, percentile
 
 # Junk cut by the frame or the sheet's edge.
 HUGE_W, HUGE_H = 0.6, 0.8
@@ -84,27 +85,6 @@ def edge_junk(c: Component, w: int, h: int, median_h: float) -> bool:
     if at_side or at_top_bottom:
         return (vertical and at_side) or (not vertical and at_top_bottom)
     return True  # the sheet's edge, at any angle
-
-
-def median(values: np.ndarray):
-    """``np.median`` of a small 1-D array, bit for bit (the same two middle values, added and
-    halved in the array's dtype), without its machinery: ~40 us a call there, ~3 us here."""
-    v = np.sort(values)
-    if v.dtype.kind in "biu":  # numpy takes the mean of integers in float64
-        v = v.astype(np.float64)
-    m = len(v) // 2
-    return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2
-
-
-def percentile(values: np.ndarray, q: float) -> float:
-    """``np.percentile(values, q)`` (linear) of a small 1-D array, bit for bit (numpy's lerp,
-    term for term), without its machinery (~100 us a call there)."""
-    v = np.sort(values)
-    pos = q / 100 * (len(v) - 1)
-    lo = int(np.floor(pos))
-    a, b = float(v[lo]), float(v[min(lo + 1, len(v) - 1)])
-    t = pos - lo
-    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
 
 
 def digit_scale(heights: np.ndarray, areas: np.ndarray) -> tuple[float, np.ndarray]:

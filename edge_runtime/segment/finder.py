@@ -34,6 +34,7 @@ from edge_runtime.segment.options import (
     SegmentOptions,
 )
 from edge_runtime.segment.order import reading_order
+from edge_runtime.segment.stats import median
 
 
 @dataclass
@@ -105,8 +106,8 @@ def find_digit_candidates(
             bg = background_of(work if is_dark else cv2.LUT(work, LIGHT_TO_DARK), options)
         # When a closer look will follow anyway (digits shorter than ``min_digit_px``), the coarse
         # pass stops once it knows the digits' height: merging, ordering and crops would be discarded.
-        closer = options.min_digit_px if coarse < fine else 0.0
-        found = find_at(work, coarse, options, is_dark, bg, closer_below=closer)
+        closer_below = options.min_digit_px if coarse < fine else 0.0
+        found = find_at(work, coarse, options, is_dark, bg, closer_below=closer_below)
         # The likelier polarity's coarse pass finding nothing may mean digits too small to see
         # there; the other polarity's finding nothing at all is the usual case (it is the wrong
         # one), and a closer look there cost 10 ms at 640x480 for nothing.
@@ -222,7 +223,7 @@ def digits_of(
     # edge, where shadows and page edges meet it.
     peak = found.peak[[c.ids[0] for c in comps]]
     need = np.array([options.edge_contrast if c.touches else options.relative_contrast for c in comps])
-    strong = peak >= need * float(steps.median(peak[big]))
+    strong = peak >= need * float(median(peak[big]))
     comps = [c for c, ok in zip(comps, strong) if ok]
     # Blobs cut by the frame edge that are thin lines, much bigger or much smaller than a digit.
     comps = [c for c in comps if tight_crop or not (c.touches and steps.edge_junk(c, w, h, median_h))]

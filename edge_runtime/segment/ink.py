@@ -16,6 +16,7 @@ import numpy as np
 from edge_runtime.segment.components import otsu
 from edge_runtime.segment.options import DEFAULT, TINY_SIDE, SegmentOptions, odd
 from edge_runtime.segment.sheet import sheet_mask
+from edge_runtime.segment.stats import percentile_u8
 
 RESPONSE_FLOOR = 16.0
 """Grey levels: a response is never relative to less than this (a black frame is not paper)."""
@@ -214,19 +215,6 @@ def ink_and_sheet(
     if not background.page_done:
         background.page, background.page_done = sheet_mask(background.closing, background.small), True
     return relative_ink(grey, background)
-
-
-def percentile_u8(image: np.ndarray, q: float) -> float:
-    """``np.percentile(image, q)`` (linear) of a uint8 image, read from its histogram: the same
-    value, without sorting (np.percentile's partition was a third of ``relative_ink``)."""
-    counts = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel().astype(np.int64)
-    upto = np.cumsum(counts)
-    pos = q / 100.0 * (image.size - 1)
-    lo = int(np.floor(pos))
-    a, b = (float(np.searchsorted(upto, k, side="right")) for k in (lo, min(lo + 1, image.size - 1)))
-    t = pos - lo
-    # numpy's lerp, term for term, so that the result is bit for bit the same
-    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
 
 
 def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, np.ndarray | None]:
