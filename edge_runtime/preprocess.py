@@ -78,11 +78,16 @@ def _holes_of_background(background: np.ndarray, min_area: float) -> int:
     return int(np.count_nonzero(big)) - int(big[0]) - int(big[labels[0, 0]])
 
 
+def _fitted_size(shape: tuple[int, ...], scale: float) -> tuple[int, int]:
+    """(width, height) of a crop of ``shape`` (h, w) once scaled into the 20x20 box."""
+    return max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale))
+
+
 def _thicken(ink: np.ndarray, k: int, scale: float, options: NormalizeOptions) -> np.ndarray:
     """Dilate ``ink`` with a disc of about ``k`` px, but never so far that a loop closes: a thin-pen
     9 fitted from a tall crop would otherwise become a blob on a stick (read as 1). The disc
     shrinks until every hole the digit shows at 28x28 still shows; no thickening if even 1 px closes one."""
-    size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+    size = _fitted_size(ink.shape, scale)
 
     def holes_at_28(img: np.ndarray) -> int:
         small = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
@@ -163,7 +168,7 @@ def normalize_digit(crop: np.ndarray, options: NormalizeOptions = DEFAULT) -> np
     h, w = ink.shape
     scale = options.box / max(h, w)
     ink = _adjust_stroke(ink, scale, options)
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    nw, nh = _fitted_size(ink.shape, scale)
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     small = cv2.resize(ink, (nw, nh), interpolation=interp)
     np.minimum(np.maximum(small, 0.0, out=small), 1.0, out=small)  # (np.clip: ~10x the overhead)
