@@ -137,7 +137,7 @@ def read_images(paths: list[str], options: RunOptions, reader=None, emit=print) 
     display = _Display(options.show)
     failed = 0
     for path in expand_inputs(paths):
-        record: dict = {"source": display_name(path), "frame": None, **getattr(reader, "model_info", {})}
+        record: dict = {"source": display_name(path), "frame": None, **reader.model_info}
         try:
             t0 = time.perf_counter()
             image = load_image(path)
@@ -188,7 +188,7 @@ def run_camera(camera_options, options: RunOptions, reader=None, emit=print, war
             now = time.perf_counter()
             dt, t_prev = now - t_prev, now
             fps = 1.0 / dt if fps == 0.0 else 0.9 * fps + 0.1 / max(dt, 1e-6)
-            record = {"source": camera_options.source, "frame": n, **getattr(reader, "model_info", {})}
+            record = {"source": camera_options.source, "frame": n, **reader.model_info}
             record.update(reading.as_dict(), fps=round(fps, 2))
             emit(json.dumps(record) if options.json else _format(record))
             if options.save or display.enabled:

@@ -158,6 +158,8 @@ class DigitReader:
         self._stream_closer = False
         self._stream_left = 0
         self.min_confidence = float(min_confidence)
+        self.model_info: dict = {}
+        """What every record says of the model ({"model", "model_source"}); set by whoever picked it."""
         self.segment = segment
         self.normalize = normalize
 

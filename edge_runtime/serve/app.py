@@ -201,7 +201,7 @@ def create_app(server) -> Starlette:
             image = decode_upload(data, name, options.max_pixels)
             load_ms = (time.perf_counter() - t0) * 1e3
             reading = worker.reader.read(image)
-            record = {"source": name, "frame": None, **getattr(worker.reader, "model_info", {})}
+            record = {"source": name, "frame": None, **worker.reader.model_info}
             record.update(reading.as_dict())
             # The reader's threshold is the server's --min-confidence; a per-request one re-labels.
             record["text"] = "".join(

@@ -277,7 +277,7 @@ class CameraLoop:
                     record = {
                         "source": self.source,
                         "frame": self.frames_read,
-                        **getattr(reader, "model_info", {}),
+                        **reader.model_info,
                         **reading.as_dict(),
                         "fps": round(self.fps, 2),
                     }
