@@ -24,11 +24,12 @@ import os
 import re
 import sys
 import typing
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from edge_runtime.classifier import ModelError
-from edge_runtime.contract import MODELS_DIR
+from edge_runtime.contract import MODELS_DIR, PRODUCT_ARCH, TIE_BAND
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
@@ -280,6 +281,42 @@ def temperature_for(model_path: str | Path, manifest: Manifest | None = None) ->
     entry = manifest.by_file(Path(model_path).name) if manifest is not None else None
     t = entry.temperature if entry is not None else None
     return t if t is not None and 0 < t < float("inf") else 1.0
+
+
+# ---------------------------------------------------------------- the default-model rule
+# One rule, applied by export to the export machine's latencies (the manifest's default) and by
+# digits-edge tune to this device's (its own default); entries are manifest entries as dicts.
+
+
+def accurate_pool(entries: list[dict], tolerance_pp: float) -> tuple[list[dict], dict[str, str]]:
+    """The rule's first half: the classifier entries (not the serve page's per-row file) of the
+    product architecture (of any, if none is there) within ``tolerance_pp`` of the most accurate
+    one's test accuracy; and {name: why} for each other classifier entry."""
+    classifiers = [e for e in entries if (e.get("role") or "classifier") == "classifier"]
+    pool = [e for e in classifiers if e.get("arch") == PRODUCT_ARCH] or list(classifiers)
+    excluded = {
+        e["name"]: f"not the product architecture ({e.get('arch')})" for e in classifiers if e not in pool
+    }
+    if pool:
+        best = max(e["test_accuracy"] for e in pool)
+        for e in list(pool):
+            if (best - e["test_accuracy"]) * 100 > tolerance_pp + 1e-9:
+                excluded[e["name"]] = (
+                    f"test accuracy {e['test_accuracy']} is more than {tolerance_pp} pp below the best ({best})"
+                )
+                pool.remove(e)
+    return pool, excluded
+
+
+def fastest_then_smallest(
+    entries: list[dict], latency: Callable[[dict], float]
+) -> tuple[dict, float, list[dict]]:
+    """The rule's second half: (the chosen entry, the fastest latency, the entries tied with it):
+    latencies within TIE_BAND of the fastest count as a tie, and a tie goes to the smaller file."""
+    fastest = min(latency(e) for e in entries)
+    quick = [e for e in entries if latency(e) <= fastest * (1 + TIE_BAND)]
+    chosen = min(quick, key=lambda e: (e.get("size_bytes") or 0, latency(e), e["name"]))
+    return chosen, fastest, quick
 
 
 def resolve_model(model: str | Path | None = None) -> Path:

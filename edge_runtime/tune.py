@@ -21,7 +21,6 @@ It records the manifest's hash: when the models change, the file is stale, and
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -37,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.contract import PRODUCT_ARCH, QUANT_TOLERANCE_PP, TIE_BAND
+from edge_runtime.manifest import accurate_pool, fastest_then_smallest, sha256_file
 
 SCHEMA = 1
 
@@ -57,10 +57,6 @@ def device_file() -> Path:
     """$XDG_CONFIG_HOME/lstm-edge-digits/device.json (default ~/.config/...)."""
     base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
     return Path(base) / "lstm-edge-digits" / "device.json"
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _warn(message: str) -> None:
@@ -171,29 +167,11 @@ def machine() -> dict:
 
 
 def candidates(manifest: dict) -> tuple[list[dict], dict[str, str], float]:
-    """(entries to time, {name: why left out}, accuracy tolerance in pp) by the manifest's rule."""
-    entries = [
-        e
-        for e in manifest.get("models", [])
-        if isinstance(e, dict)
-        and e.get("name")
-        and e.get("file")
-        and (e.get("role") or "classifier") == "classifier"  # not the serve page's per-row file
-    ]
+    """(entries to time, {name: why left out}, accuracy tolerance in pp) by the manifest's rule
+    (edge_runtime.manifest.accurate_pool, as export applied it)."""
     m = re.search(r"within ([0-9.]+) pp", str(manifest.get("default_reason", "")))
     tol = float(m.group(1)) if m else QUANT_TOLERANCE_PP  # as export states it, else its default
-    pool = [e for e in entries if e.get("arch") == PRODUCT_ARCH] or entries
-    excluded = {
-        e["name"]: f"not the product architecture ({e.get('arch')})" for e in entries if e not in pool
-    }
-    accuracies = [e["test_accuracy"] for e in pool if isinstance(e.get("test_accuracy"), (int, float))]
-    if accuracies:
-        best = max(accuracies)
-        for e in list(pool):
-            acc = e.get("test_accuracy")
-            if not isinstance(acc, (int, float)) or (best - acc) * 100 > tol + 1e-9:
-                excluded[e["name"]] = f"test accuracy {acc} is more than {tol} pp below the best ({best})"
-                pool.remove(e)
+    pool, excluded = accurate_pool(manifest.get("models", []), tol)
     return pool, excluded, tol
 
 
@@ -248,11 +226,10 @@ def time_models(paths: dict[str, Path], seconds: float) -> dict[str, dict]:
 
 
 def choose(entries: list[dict], timings: dict[str, dict]) -> tuple[str, str]:
-    """(name, why) by the manifest's rule on this device's median latencies."""
+    """(name, why) by the manifest's rule (edge_runtime.manifest.fastest_then_smallest) on this
+    device's median latencies."""
     timed = [e for e in entries if e["name"] in timings]
-    fastest = min(timings[e["name"]]["p50_us"] for e in timed)
-    quick = [e for e in timed if timings[e["name"]]["p50_us"] <= fastest * (1 + TIE_BAND)]
-    chosen = min(quick, key=lambda e: (e.get("size_bytes") or 0, timings[e["name"]]["p50_us"], e["name"]))
+    chosen, fastest, quick = fastest_then_smallest(timed, lambda e: timings[e["name"]]["p50_us"])
     ties = f"; within {TIE_BAND:.0%} of it: {', '.join(e['name'] for e in quick)}" if len(quick) > 1 else ""
     why = (
         f"{chosen['name']}: {timings[chosen['name']]['p50_us']:.1f} us per digit here "

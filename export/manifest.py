@@ -33,6 +33,8 @@ from edge_runtime.manifest import (
     OPTIONAL_KEYS,
     SCHEMA_VERSION,
     ManifestError,
+    accurate_pool,
+    fastest_then_smallest,
     parse_manifest,
     sha256_file,
 )
@@ -152,17 +154,14 @@ def remove_unlisted(out_dir: Path, manifest: dict, also: set[str] = frozenset())
 
 
 def choose_default(entries: list[dict], tolerance_pp: float) -> tuple[str | None, str]:
-    """(name of the default model, the rule that chose it) by accuracy, then latency, then size."""
+    """(name of the default model, the rule that chose it) by accuracy, then latency, then size
+    (edge_runtime.manifest's rule, which digits-edge tune applies on a device)."""
     rule = DEFAULT_RULE.format(arch=PRODUCT_ARCH, tol=tolerance_pp, band=TIE_BAND)
-    entries = [e for e in entries if (e.get("role") or "classifier") == "classifier"]  # not lstm_stepwise
-    pool = [e for e in entries if e["arch"] == PRODUCT_ARCH] or list(entries)
-    if not pool:
+    accurate, _ = accurate_pool(entries, tolerance_pp)
+    if not accurate:
         return None, rule
-    best = max(e["test_accuracy"] for e in pool)
-    accurate = [e for e in pool if (best - e["test_accuracy"]) * 100 <= tolerance_pp + 1e-9]
-    fastest = min(e["latency_us_p50"] for e in accurate)
-    quick = [e for e in accurate if e["latency_us_p50"] <= fastest * (1 + TIE_BAND)]
-    chosen = min(quick, key=lambda e: (e["size_bytes"], e["latency_us_p50"], e["name"]))
+    best = max(e["test_accuracy"] for e in accurate)
+    chosen, fastest, _ = fastest_then_smallest(accurate, lambda e: e["latency_us_p50"])
     why = (
         f"{rule}: {chosen['name']} has {chosen['test_accuracy']:.2%} test accuracy (best {best:.2%}), "
         f"{chosen['latency_us_p50']:.1f} us per digit (fastest {fastest:.1f} us), {chosen['size_bytes']} bytes"
