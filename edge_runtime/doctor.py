@@ -126,8 +126,8 @@ def _models(options: DoctorOptions) -> tuple[list[Check], Path | None]:
     """Manifest, file hashes, the model the runtime would use, and a real interpreter call on it
     (one check after another, each a few lines with its fix: kept whole, past 60 lines)."""
     from edge_runtime.classifier import DigitClassifier, ModelError
-    from edge_runtime.manifest import read_manifest
-    from edge_runtime.tune import device_default, models_folder, sample_digits, sha256_file
+    from edge_runtime.manifest import models_folder, read_manifest, sha256_file
+    from edge_runtime.tune import device_default, sample_digits
 
     fix_export = "copy models/ again from the release, or run make export"
     try:

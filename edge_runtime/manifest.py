@@ -325,9 +325,15 @@ def resolve_model(model: str | Path | None = None) -> Path:
     explicit = model or os.environ.get("DIGITS_MODEL")
     if explicit:
         return verify_model_path(explicit)
+    return default_model_path(models_folder())
+
+
+def models_folder() -> Path:
+    """Where the runtime looks for manifest.json when no model is named: <project>/models, else
+    ./models (a non-editable install, whose package folder has no models/)."""
     if not (MODELS_DIR / MANIFEST_NAME).is_file() and (Path.cwd() / "models" / MANIFEST_NAME).is_file():
-        return default_model_path(Path.cwd() / "models")
-    return default_model_path()
+        return Path.cwd() / "models"
+    return MODELS_DIR
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.contract import PRODUCT_ARCH, QUANT_TOLERANCE_PP, TIE_BAND
-from edge_runtime.manifest import accurate_pool, fastest_then_smallest, sha256_file
+from edge_runtime.manifest import accurate_pool, fastest_then_smallest, models_folder, sha256_file
 
 SCHEMA = 1
 
@@ -91,16 +91,6 @@ def device_default(models_dir: Path, warn: Callable[[str], None] = _warn) -> tup
         warn(f"ignoring {path}: its model {model} is missing; run digits-edge tune again")
         return None
     return model, f"this device's default (digits-edge tune on {date[:10]}, {path})"
-
-
-def models_folder() -> Path:
-    """Where the runtime looks for manifest.json when no model is given: <project>/models, else
-    ./models (manifest.resolve_model's order, without $DIGITS_MODEL, which names a file)."""
-    from edge_runtime.manifest import MODELS_DIR
-
-    if not (MODELS_DIR / "manifest.json").is_file() and (Path.cwd() / "models" / "manifest.json").is_file():
-        return Path.cwd() / "models"
-    return MODELS_DIR
 
 
 def resolve_model_source(model: str | Path | None = None) -> tuple[Path, str]:
