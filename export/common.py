@@ -6,8 +6,6 @@ import importlib.metadata
 import json
 from pathlib import Path
 
-from edge_runtime.contract import PROJECT_ROOT
-
 
 class ExportError(RuntimeError):
     """Bad input or environment that stops the whole export (one clear line for the user)."""
@@ -21,13 +19,6 @@ def versions() -> dict:
         except importlib.metadata.PackageNotFoundError:
             out[pkg] = None
     return out
-
-
-def rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
 
 
 def read_config(run_dir: Path) -> dict:

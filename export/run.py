@@ -36,8 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.contract import QUANT_TOLERANCE_PP
+from edge_runtime.contract import relative_to_project as rel
 from export.calibrate import calibrate_model
-from export.common import ExportError, read_config, rel, versions
+from export.common import ExportError, read_config, versions
 from export.convert import Variant, default_variants, parse_variant, run_children
 from export.manifest import (
     INPUT_CONTRACT,
@@ -56,9 +57,8 @@ from training.architectures import ARCHITECTURES
 
 EXPORT_VERSION = 1  # bump when conversion or verification changes, so cached files are redone
 RECIPE = "TFLiteConverter.from_concrete_functions(tf.function(model), TensorSpec([1, 28, 28], float32))"
-FUSED_INT8_BUDGET = (
-    32 * 1024
-)  # bytes: lstm_fused_int8.tflite is the smallest file a device may need; warn past 32 KB
+# bytes: lstm_fused_int8.tflite is the smallest file a device may need; warn past 32 KB
+FUSED_INT8_BUDGET = 32 * 1024
 WORK_PREFIX = ".export-"  # hidden work folder inside the output folder: .export-<pid>.tmp
 
 

@@ -200,7 +200,8 @@ def make_entry(
 ) -> dict:
     """Convert ``run_dir/model.keras`` into ``work_file`` (in this process), verify it against
     ``models_dir``'s reference model, and return its manifest entry."""
-    from export.common import read_config, rel, versions
+    from edge_runtime.contract import relative_to_project as rel
+    from export.common import read_config, versions
     from training.data import load_mnist
 
     keras_path = run_dir / "model.keras"
