@@ -9,7 +9,6 @@ report.json (not measured in this run) is left out of report.md.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from benchmarks.markdown import fmt_pct, fmt_us, fmt_x, table
 from benchmarks.options import BenchOptions
 from benchmarks.pipeline_bench import STAGES
 from benchmarks.rows import BenchRow, find_row
+from edge_runtime.manifest import sha256_file
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def measure_arm64(context: BenchContext) -> dict:
         raise RuntimeError("no make pi-check result in benchmarks/reports/arm64.json")
     data = json.loads(path.read_text())
     manifest = Path(context.options.models_dir) / "manifest.json"
-    if hashlib.sha256(manifest.read_bytes()).hexdigest() != data["manifest_sha256"]["a"]:
+    if sha256_file(manifest) != data["manifest_sha256"]["a"]:
         raise RuntimeError("benchmarks/reports/arm64.json checked other models; run make pi-check again")
     return data
 

@@ -18,7 +18,6 @@ markdown and JSON and exits 1 on any disagreement.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -63,10 +62,6 @@ class RunOptions:
     """First test digit of the slice."""
     models_dir: Path | None = None
     """Folder with manifest.json; None: the project's models/."""
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _versions() -> dict:
@@ -115,7 +110,7 @@ def _read_images(model: Path) -> dict:
 def run(options: RunOptions) -> dict:
     """Every manifest model on the digit slice, and the image texts; writes and returns run.json."""
     from edge_runtime.classifier import DigitClassifier
-    from edge_runtime.manifest import MODELS_DIR, default_model_path, read_manifest
+    from edge_runtime.manifest import MODELS_DIR, default_model_path, read_manifest, sha256_file
 
     folder = Path(options.models_dir or MODELS_DIR)
     manifest = read_manifest(folder).to_json()
@@ -142,7 +137,7 @@ def run(options: RunOptions) -> dict:
         outputs[name] = np.stack([step(q[i : i + 1])[0].copy() for i in range(len(q))])
         models[name] = {
             **record,
-            "sha256": _sha256(path),
+            "sha256": sha256_file(path),
             "output_dtype": str(clf.output.dtype),
             "output_scale": clf.output.scale,
             "output_zero_point": clf.output.zero_point,
@@ -151,7 +146,7 @@ def run(options: RunOptions) -> dict:
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
-        "manifest_sha256": _sha256(folder / "manifest.json"),
+        "manifest_sha256": sha256_file(folder / "manifest.json"),
         "digits": {"start": options.start, "count": int(len(x))},
         "labels": labels,
         "models": models,
