@@ -187,10 +187,10 @@ def augmentation(a: Artefacts) -> str:
 
 
 def classify_cost(a: Artefacts) -> str:
-    """What classifying a frame's digits one call at a time costs."""
+    """What classifying a frame's digits with the default model costs (in batches)."""
     frames = a.default_pipeline("frames")
     n = a.report["options"]["pipeline"]["digits_per_frame"]
-    return f"A frame's {n} digits take {frames['stage_ms']['classify']:.1f} ms to classify this way (median)"
+    return f"A frame's {n} digits take {frames['stage_ms']['classify']:.1f} ms to classify with the default model (median)"
 
 
 def fused_sizes(a: Artefacts) -> str:

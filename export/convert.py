@@ -45,7 +45,13 @@ CRASH_HOOK_ENV = "DIGITS_EXPORT_CRASH_VARIANT"
 # Short quantization names used in file names -> the manifest's names (edge_runtime.contract).
 SHORT_QUANTIZATIONS = dict(zip(("float32", "float16", "dynamic", "int8"), QUANTIZATIONS, strict=True))
 FUSED_ARCHS = ("lstm",)  # only tf_keras' LSTM becomes the fused op; the others are WHILE loops
-BATCH = 1  # the converted graph takes one digit per invoke(): shape (1, 28, 28)
+BATCH = 1  # the fused graph takes one digit per invoke(): shape (1, 28, 28)
+FREE_BATCH = None
+"""The unrolled float graphs' batch (float32, float16, dynamic range): free ((-1, 28, 28),
+allocated as (1, 28, 28)), so that the runtime reads a frame's digits in batches
+(``edge_runtime.classifier.BATCHES``). The fused LSTM's state tensors are sized by the batch, and
+XNNPACK fails to prepare the full-integer unrolled graph with a free batch (LiteRT 2.x: "failed
+to create XNNPACK runtime"), so those stay at batch 1."""
 CALIBRATION_SAMPLES = 6000
 """Training images that calibrate the integer variants (the export's default; fixed seed)."""
 
@@ -147,7 +153,8 @@ def convert_variant(model, variant: Variant, calibration: np.ndarray) -> bytes:
 
     ``calibration``: (n, 28, 28) float32 training images in [0, 1], used only by the
     integer modes. The recipe (from_concrete_functions on a batch-1 tf.function) is
-    the one that gives the fused LSTM op; from_keras_model with a None batch fails.
+    the one that gives the fused LSTM op; from_keras_model with a None batch fails. The
+    unrolled graphs are converted with a free batch (``FREE_BATCH``).
     """
     from training.models import rebuild
     from training.tfkeras import tf
@@ -155,7 +162,8 @@ def convert_variant(model, variant: Variant, calibration: np.ndarray) -> bytes:
     # Always rebuild: the saved graph may be either form (training may run unrolled).
     model = rebuild(model, variant.arch, recurrent_units(model), unroll=variant.graph == "unrolled")
     fn = tf.function(lambda x: model(x, training=False))
-    concrete = fn.get_concrete_function(tf.TensorSpec([BATCH, 28, 28], tf.float32, name="rows"))
+    batch = FREE_BATCH if variant.graph == "unrolled" and variant.quant != "int8" else BATCH
+    concrete = fn.get_concrete_function(tf.TensorSpec([batch, 28, 28], tf.float32, name="rows"))
     conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
     q = variant.quant
 

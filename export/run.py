@@ -55,7 +55,7 @@ from export.stepwise import export_stepwise
 from export.verify import FUSED_LSTM_OP, VerifyOptions, compare_latencies, verify_model
 from training.architectures import ARCHITECTURES
 
-EXPORT_VERSION = 1  # bump when conversion or verification changes, so cached files are redone
+EXPORT_VERSION = 2  # bump when conversion or verification changes, so cached files are redone
 RECIPE = "TFLiteConverter.from_concrete_functions(tf.function(model), TensorSpec([1, 28, 28], float32))"
 # bytes: lstm_fused_int8.tflite is the smallest file a device may need; warn past 32 KB
 FUSED_INT8_BUDGET = 32 * 1024

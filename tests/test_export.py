@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not MNIST, reason="MNIST_PATH is not set (point 
 
 UNITS = 16
 TEST_IMAGES = 2000  # verification subset: keeps each variant's check under a second
-VARIANTS = ("fused_float32", "fused_int8", "unrolled_int8")
+VARIANTS = ("fused_float32", "fused_int8", "unrolled_int8", "unrolled_dynamic")
 
 
 def sha256(path: Path) -> str:
@@ -95,8 +95,8 @@ def model_file(out: Path, name: str) -> Path:
 @pytest.mark.slow
 def test_every_variant_ships_with_one_log_line_each(exported):
     r = exported["result"]
-    assert [v.status for v in r.variants] == ["shipped"] * 3, [(v.name, v.reason) for v in r.variants]
-    for name in ("lstm_fused_float32", "lstm_fused_int8", "lstm_unrolled_int8"):
+    assert [v.status for v in r.variants] == ["shipped"] * 4, [(v.name, v.reason) for v in r.variants]
+    for name in ("lstm_fused_float32", "lstm_fused_int8", "lstm_unrolled_int8", "lstm_unrolled_dynamic"):
         assert sum(line.startswith(name) for line in exported["lines"]) == 1
         assert model_file(exported["out"], name).is_file()
         assert model_file(exported["out"], name).name.startswith(name + "-")
@@ -118,6 +118,28 @@ def test_fused_int8_has_fused_op_int8_io_and_repeats(exported):
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in {
         op["op_name"] for op in unrolled.interpreter._get_ops_details()
     }
+
+
+@pytest.mark.slow
+def test_unrolled_float_graphs_take_a_free_batch_and_read_batches_like_single_digits(exported):
+    """The unrolled dynamic-range graph's batch is free, so a frame's 13 digits go as 8 + 4 + 1
+    invokes (the last 3 rows of the 4 are padding) and give each digit's own batch-1 logits; the
+    fused graph (state tensors) and the full-integer unrolled one (XNNPACK) keep batch 1 and
+    one invoke per digit."""
+    from edge_runtime.classifier import DigitClassifier
+
+    x = exported["x"][:13]
+    for name in ("lstm_unrolled_dynamic", "lstm_unrolled_int8", "lstm_fused_float32"):
+        clf = DigitClassifier(model_file(exported["out"], name))
+        sig = list(clf.interpreter.get_input_details()[0]["shape_signature"])
+        assert clf.free_batch == (name == "lstm_unrolled_dynamic"), name
+        assert sig == ([-1, 28, 28] if clf.free_batch else [1, 28, 28]), name
+        step = clf.step()
+        q = clf.quantize_input(x)
+        one_by_one = np.concatenate([clf.dequantize_output(step(q[i : i + 1])) for i in range(len(q))])
+        assert np.allclose(clf.logits(x), one_by_one, rtol=0, atol=1e-5), name
+        made = sorted(k for k, run in clf._batched.items() if run is not None)
+        assert made == ([4, 8] if clf.free_batch else []), name
 
 
 @pytest.mark.slow
@@ -165,7 +187,7 @@ def test_second_export_reuses_everything_quickly(exported):
     t = time.perf_counter()
     r = run_export(options(exported["tmp"]))
     assert time.perf_counter() - t < 5
-    assert [v.status for v in r.variants] == ["cached"] * 3
+    assert [v.status for v in r.variants] == ["cached"] * 4
     assert (out / "manifest.json").stat().st_mtime_ns == before
 
 
@@ -193,7 +215,7 @@ def test_converter_crash_and_accuracy_loss_fail_only_their_variant(exported, mon
     names = {e["name"] for e in manifest(out)["models"]}
     # The failed float32 (its model is the same) is dropped, not left stale; the dynamic one is new;
     # int8 files of the same model were not requested this time and stay listed.
-    assert names == {"lstm_fused_dynamic", "lstm_fused_int8", "lstm_unrolled_int8"}
+    assert names == {"lstm_fused_dynamic", "lstm_fused_int8", "lstm_unrolled_int8", "lstm_unrolled_dynamic"}
     assert sorted(p.name for p in out.glob("*.tflite")) == sorted(e["file"] for e in manifest(out)["models"])
 
 
