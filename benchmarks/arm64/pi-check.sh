@@ -31,7 +31,7 @@ ROOTFS=$CACHE/rootfs
 # modules and the test data. The others import training/ or export/ (TensorFlow) at the top.
 ARM_TESTS=(tests/test_imageio.py tests/test_preprocess.py tests/test_segment.py tests/test_pipeline.py
   tests/test_camera.py tests/test_cli.py tests/test_photos.py tests/test_doctor.py tests/test_tune.py
-  tests/test_arm64_compare.py)
+  tests/test_arm64_compare.py tests/test_classifier_batches.py)
 # Left out under emulation (measured there: 450 s for all, ~300 s without these):
 ARM_DESELECT=(
   tests/test_pipeline.py::test_ten_digit_frame_is_fast               # a speed bar: meaningless emulated
