@@ -7,7 +7,8 @@ of Europe, much of Asia), a 9 with a straight, long tail, and a 4 whose top is o
 Each function below turns one MNIST digit into one of those conventions by editing
 its strokes, and returns None when the digit does not have the shape the edit needs
 (a 9 without a loop has no tail to straighten). ``elastic`` is Simard et al.'s
-(2003) elastic distortion, for any digit.
+(2003) elastic distortion, and ``thin_pen`` the same digit written with a fine pen (what
+most phone photos of handwriting show), both for any digit.
 
 Edits work on a 4x upscaled copy (strokes about 10 px wide), draw with OpenCV's
 anti-aliased lines in the digit's own stroke width, and go back to 28x28 through
@@ -202,6 +203,23 @@ def elastic(img: np.ndarray, rng: np.random.Generator, alpha: float = 34.0, sigm
     return cv2.remap(img, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
+def thin_pen(img: np.ndarray, rng: np.random.Generator, lo: float = 0.5, hi: float = 1.1) -> np.ndarray | None:
+    """The digit written with a fine pen: its strokes eroded to ``lo``-``hi`` px at 28x28
+    (MNIST's are about 2.5), as a thin-pen photo's digit is before the normaliser thickens it (by
+    at most ``NormalizeOptions.max_thicken_px``, which ``_down`` applies). Most digits in the dev
+    photos are written so (measured there: 157 of 204 below MNIST's 10th percentile of width).
+    None when the digit is already that thin or the thinner pen would break a stroke."""
+    c = _up(img)
+    k = int(round(stroke_width(c > INK) - rng.uniform(lo, hi) * UP))  # canvas px to take off
+    if k < 2:
+        return None
+    thin = cv2.erode(c, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    pieces = cv2.connectedComponents((c > INK).astype(np.uint8))[0]
+    if cv2.connectedComponents((thin > INK).astype(np.uint8))[0] != pieces:
+        return None  # a stroke broke (or vanished): not a digit written with a finer pen
+    return _down(thin)
+
+
 STYLES: dict[str, tuple[int | None, Edit]] = {
     "crossed_7": (7, crossed_seven),
     "flag_foot_1": (1, flag_and_foot_one),
@@ -209,6 +227,7 @@ STYLES: dict[str, tuple[int | None, Edit]] = {
     "long_tail_9": (9, long_tail_nine),
     "open_top_4": (4, open_top_four),
     "elastic": (None, elastic),
+    "thin_pen": (None, thin_pen),
 }
 """Style name -> (the digit it applies to, None = any; the edit)."""
 
@@ -241,8 +260,8 @@ def restyle(
     weights: dict[str, float] | None = None,
 ) -> np.ndarray:
     """A copy of the training digits x (n, 28, 28) uint8 in which about ``share`` of the 1s,
-    4s, 7s and 9s are given one of their styles (picked at random) and ``share`` / 4 of
-    all digits an elastic distortion. Deterministic for a seed (an int, or e.g. [seed, epoch]
+    4s, 7s and 9s are given one of their styles (picked at random), and ``share`` / 4 of
+    all digits an elastic distortion and another ``share`` / 4 a thin pen. Deterministic for a seed (an int, or e.g. [seed, epoch]
     for fresh edits every epoch), so a resumed run matches.
     ``weights`` (style name -> 0..1, default 1) scales one style's share: a digit picked for
     that style keeps its MNIST shape with probability 1 - weight.
@@ -265,8 +284,14 @@ def restyle(
             styled = edit(x[i], rng)
             if styled is not None:
                 out[i] = styled
-    for i in np.flatnonzero(rng.random(len(x)) < share / 4 * weights.get("elastic", 1.0)):
-        out[i] = elastic(out[i], rng)
+    # The styles for any digit, each on share / 4 of all digits, in STYLES' order (an elastic
+    # digit may also get the thin pen).
+    for name, (digit, edit) in STYLES.items():
+        if digit is None:
+            for i in np.flatnonzero(rng.random(len(x)) < share / 4 * weights.get(name, 1.0)):
+                styled = edit(out[i], rng)
+                if styled is not None:
+                    out[i] = styled
     return out
 
 
