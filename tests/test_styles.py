@@ -171,8 +171,7 @@ def test_restyle_touches_only_the_share_asked_and_is_reproducible(mnist_test):
     np.testing.assert_array_equal(a, styles.restyle(x, y, 0.4, seed=1))
     assert not np.array_equal(a, styles.restyle(x, y, 0.4, seed=2))
     changed = (a != x).any(axis=(1, 2))
-    # 0.4 of the 1/4/7/9s (~40% of digits), 0.1 of all elastic, 0.1 of all thin pen (most can be)
-    assert 0.2 < changed.mean() < 0.42
+    assert 0.15 < changed.mean() < 0.35  # 0.4 of the 1/4/7/9s (~40% of digits), 0.1 of all elastic
     np.testing.assert_array_equal(styles.restyle(x, y, 0.0), x)
 
 
@@ -189,11 +188,9 @@ def test_style_weights_scale_one_style_and_leave_the_others(mnist_test):
     x, y = mnist_test
     x, y = x[:2000], y[:2000]
     full = styles.restyle(x, y, 1.0, seed=1)
-    weighted = styles.restyle(
-        x, y, 1.0, seed=1, weights=styles.parse_weights("open_top_4=0,elastic=0,thin_pen=0")
-    )
+    weighted = styles.restyle(x, y, 1.0, seed=1, weights=styles.parse_weights("open_top_4=0,elastic=0"))
     changed = (weighted != x).any(axis=(1, 2))
-    assert not changed[y == 4].any()  # no open 4, no elastic, no thin pen: every 4 stays as written
+    assert not changed[y == 4].any()  # no open 4 and no elastic: every 4 stays as written
     assert not changed[(y != 1) & (y != 7) & (y != 9)].any()  # nor any digit without an edit
     assert changed[y == 7].mean() > 0.8 and (full != x).any(axis=(1, 2))[y == 4].mean() > 0.5
     np.testing.assert_array_equal(
@@ -201,7 +198,9 @@ def test_style_weights_scale_one_style_and_leave_the_others(mnist_test):
     )
 
 
-@pytest.mark.parametrize("text", ["open_top_4", "open_top_5=0.5", "elastic=x", "crossed_7=1.5"])
+@pytest.mark.parametrize(
+    "text", ["open_top_4", "open_top_5=0.5", "elastic=x", "crossed_7=1.5", "thin_pen=0.5"]
+)
 def test_bad_style_weights_are_named(text):
     with pytest.raises(ValueError, match=text.split("=")[0]):
         styles.parse_weights(text)

@@ -74,8 +74,8 @@ class TrainOptions:
     """Random rotation/scale/shear/shift/stroke width per image (training/augment.py)."""
     styles: float = 0.15
     """With augment: share of the 1s, 4s, 7s and 9s rewritten in another convention
-    (training/styles.py); 0 = off. A quarter of that share of all digits is also written with
-    a thin pen there, and without `elastic` another quarter elastically distorted. (At 20 epochs 0.3 cost the LSTM-64 0.17 pp on the MNIST
+    (training/styles.py); 0 = off. Without `elastic`, a quarter of that share of all digits is
+    also elastically distorted there. (At 20 epochs 0.3 cost the LSTM-64 0.17 pp on the MNIST
     test set, 99.05%; hence 0.15 and 30 epochs.)"""
     styles_every_epoch: bool = True
     """Draw the style edits afresh every epoch (seeded by seed and epoch); False = once for the
