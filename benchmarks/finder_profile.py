@@ -62,13 +62,20 @@ class ProfileOptions:
 # ---- frames -------------------------------------------------------------------------------
 
 
-def plain_frame(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """10 MNIST digits (n, 28, 28) in two rows on flat grey paper with sensor noise -> BGR uint8."""
+def plain_frame(
+    digits: np.ndarray,
+    rng: np.random.Generator,
+    side: int = 60,
+    paper: float = 200.0,
+    ink: float = 40.0,
+    noise: float = 3.0,
+) -> np.ndarray:
+    """10 MNIST digits (n, 28, 28) in two rows on flat grey paper with sensor noise -> BGR uint8.
+    ``side``: px per digit's 28x28 field (60: a 20 px MNIST digit becomes ~43 px tall; the
+    rendered frames' are 40-70 px); ``paper`` and ``ink`` grey levels; ``noise`` its sd."""
     h, w = FRAME
-    paper, ink = 200.0, 40.0
     img = np.full((h, w), paper, np.float32)
     per_row = int(np.ceil(len(digits) / 2))
-    side = 60  # a 20 px MNIST digit becomes ~43 px tall (the rendered frames: 40-70 px)
     for k, d in enumerate(digits):
         r, c = divmod(k, per_row)
         x = int(40 + c * (w - 80) / per_row + ((w - 80) / per_row - side) / 2)
@@ -76,7 +83,7 @@ def plain_frame(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         a = cv2_resize(d, side) * 1.3
         patch = img[y : y + side, x : x + side]
         patch[:] = patch * (1 - np.clip(a, 0, 1)) + ink * np.clip(a, 0, 1)
-    img += rng.normal(0, 3.0, img.shape).astype(np.float32)
+    img += rng.normal(0, noise, img.shape).astype(np.float32)
     grey = np.clip(img + 0.5, 0, 255).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=2)
 

@@ -1,0 +1,190 @@
+"""Readings check: does a change to the finder or the normaliser read any frame differently?
+
+Reads a broad set of frames with this code and with an earlier commit (a ``git worktree``, as
+the finder profile does), on the same model and the same pixels, and lists every frame whose
+text differs, with the digits read right per set. A change that is not exact (a faster but
+slightly different ink map, another threshold) is judged on this, not on three photo sets:
+
+- ``plain``: 10 MNIST test digits on flat paper (``finder_profile.plain_frame``) at random
+  digit sizes (44-71 px fields: the digits straddle the closer look's threshold), paper and
+  ink levels and noise; every other frame's digits written with a thin pen
+  (``training.styles.thin_pen``);
+- ``rendered``: ``edge_runtime.scenes.render_sheet`` scenes, one or two rows, a quarter of them
+  light on dark;
+- ``photos`` and ``negatives``: the labelled photos in ``$DIGITS_PHOTOS_DIR`` at their own size
+  and scaled to 400-1200 px on the longer side (shrunk both by area averaging and by plain
+  bilinear sampling), and their negatives.
+
+Timing is not measured here (``benchmarks.finder_profile`` does that).
+
+    python -m benchmarks.readings_check --baseline HEAD     # this working tree against HEAD
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+SCALES = (400, 480, 560, 640, 720, 800, 960, 1200, None)
+"""Longer side (px) the photos are read at; None: as taken."""
+
+
+def write_frames(folder: Path, photos_dir: Path | None, synthetic: int = 120, seed: int = 5) -> list[dict]:
+    """The frames as PNG files in ``folder`` -> [{"file", "set", "label"}] (also frames.json)."""
+    import cv2
+
+    from benchmarks.finder_profile import _save, plain_frame
+    from edge_runtime.scenes import render_sheet
+    from training.styles import thin_pen
+
+    mnist = os.environ.get("MNIST_PATH")
+    if not mnist:
+        raise FileNotFoundError("MNIST_PATH is not set (point it at mnist.npz)")
+    with np.load(mnist) as data:
+        x, y = data["x_test"], data["y_test"]
+    rng = np.random.default_rng(seed)
+    frames: list[dict] = []
+
+    def add(kind: str, image: np.ndarray, label: str) -> None:
+        frames.append({"set": kind, **_save(folder, f"{kind}_{len(frames):04d}.png", image, label)})
+
+    for i in range(synthetic):
+        pick = rng.choice(len(x), 10, replace=False)
+        digits = x[pick]
+        if i % 2:
+            thin = [thin_pen(d, rng) for d in digits]
+            digits = np.stack([t if t is not None else d for t, d in zip(thin, digits)])
+        side, paper, ink, noise = int(rng.integers(44, 72)), *rng.uniform((150, 20, 1), (230, 90, 6))
+        label = "".join(map(str, y[pick]))
+        add("plain", plain_frame(digits, rng, side, paper, ink, noise), label)
+    for i in range(synthetic * 2 // 3):
+        pick = rng.choice(len(x), 10, replace=False)
+        image, text = render_sheet(x[pick], y[pick], rng, rows=int(rng.integers(1, 3)), invert=i % 4 == 3)
+        add("rendered", image, text)
+    if photos_dir is not None:
+        labels = json.loads((Path(photos_dir) / "labels.json").read_text())
+        for name, entry in sorted(labels.items()):
+            photo = cv2.imread(str(Path(photos_dir) / name), cv2.IMREAD_COLOR)
+            if photo is None:
+                continue
+            h, w = photo.shape[:2]
+            for side in SCALES:
+                s = 1.0 if side is None else side / max(h, w)
+                size = (round(w * s), round(h * s))
+                # Area averaging when shrinking (as finder_profile.fit_frame, a camera's binning),
+                # and shrunk once more with plain bilinear sampling (a cheap scaler's aliasing).
+                images = [photo] if side is None else [cv2.resize(photo, size, interpolation=cv2.INTER_AREA)]
+                if s < 1:
+                    images.append(cv2.resize(photo, size, interpolation=cv2.INTER_LINEAR))
+                elif side is not None:
+                    images = [cv2.resize(photo, size, interpolation=cv2.INTER_LINEAR)]
+                for image in images:
+                    add("photos", image, entry["digits"])
+                    add("negatives", 255 - image, entry["digits"])
+    (folder / "frames.json").write_text(json.dumps(frames))
+    return frames
+
+
+def read_frames(folder: Path, model: Path) -> dict:
+    """The worker: read every frame with the importable ``edge_runtime`` -> {file: text}."""
+    import cv2
+
+    from edge_runtime.classifier import DigitClassifier
+    from edge_runtime.pipeline import DigitReader
+
+    reader = DigitReader(DigitClassifier(model, num_threads=1), min_confidence=0.0)
+    frames = json.loads((folder / "frames.json").read_text())
+    return {
+        f["file"]: reader.read(cv2.imread(str(folder / f["file"]), cv2.IMREAD_COLOR)).text for f in frames
+    }
+
+
+def _read_with(code_root: Path, folder: Path, model: Path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(code_root), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(folder), str(model)]
+    done = subprocess.run(cmd, env=env, cwd=code_root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"readings worker in {code_root} failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def compare(frames: list[dict], new: dict, old: dict) -> dict:
+    """Per set: digits read right by each code (edit distance to the label), frames read differently."""
+    from edge_runtime.evaluate import edit_distance
+
+    out: dict = {}
+    for f in frames:
+        s = out.setdefault(f["set"], {"frames": 0, "digits": 0, "new": 0, "old": 0, "changed": []})
+        label = f["label"]
+        s["frames"] += 1
+        s["digits"] += len(label)
+        for key, texts in (("new", new), ("old", old)):
+            s[key] += max(0, len(label) - edit_distance(texts[f["file"]], label))
+        if new[f["file"]] != old[f["file"]]:
+            s["changed"].append(
+                {"file": f["file"], "label": label, "old": old[f["file"]], "new": new[f["file"]]}
+            )
+    return out
+
+
+def render(result: dict, baseline: str) -> str:
+    lines = [
+        f"| set | frames | digits right, {baseline} | digits right, this code | frames read differently |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for kind, s in result.items():
+        lines.append(
+            f"| {kind} | {s['frames']} | {s['old']}/{s['digits']} | {s['new']}/{s['digits']} | {len(s['changed'])} |"
+        )
+    for s in result.values():
+        for c in s["changed"]:
+            lines.append(f"- {c['file']}: label {c['label']}, {baseline} read {c['old']!r}, now {c['new']!r}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        print(json.dumps(read_frames(Path(argv[1]), Path(argv[2]))))
+        return 0
+    from benchmarks.finder_profile import _default_model, _git
+
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.readings_check", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("--baseline", default="HEAD", help="git ref of the code to compare with (default: HEAD)")
+    p.add_argument("--model", type=Path, help="TFLite model (default: the shipped default)")
+    p.add_argument("--synthetic", type=int, default=120, help="plain frames (rendered: two thirds of it)")
+    p.add_argument("--out", type=Path, help="write the JSON here")
+    a = p.parse_args(argv)
+    root = Path(__file__).resolve().parent.parent
+    model = a.model.resolve() if a.model else _default_model()
+    photos = os.environ.get("DIGITS_PHOTOS_DIR")
+    with tempfile.TemporaryDirectory(prefix="readings_check_") as tmp:
+        folder = Path(tmp) / "frames"
+        folder.mkdir()
+        frames = write_frames(folder, Path(photos) if photos else None, a.synthetic)
+        commit = _git(root, "rev-parse", a.baseline)
+        worktree = Path(tmp) / "baseline"
+        _git(root, "worktree", "add", "--detach", str(worktree), commit)
+        try:
+            old = _read_with(worktree, folder, model)
+        finally:
+            _git(root, "worktree", "remove", "--force", str(worktree))
+        new = _read_with(root, folder, model)
+    result = compare(frames, new, old)
+    if a.out:
+        a.out.write_text(json.dumps({"baseline": a.baseline, "commit": commit, "sets": result}, indent=1))
+    print(render(result, a.baseline))
+    return 1 if any(s["new"] < s["old"] for s in result.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
