@@ -134,6 +134,53 @@ def compare(frames: list[dict], new: dict, old: dict) -> dict:
     return out
 
 
+def run_check(baseline: str, model: Path, photos_dir: Path | None, synthetic: int = 120) -> dict:
+    """-> {"baseline": {"ref", "commit"}, "model", "sets": compare(...)}: the frames read by the
+    code at ``baseline`` (a temporary git worktree) and by this code, with ``model``."""
+    from benchmarks.finder_profile import _git
+
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="readings_check_") as tmp:
+        folder = Path(tmp) / "frames"
+        folder.mkdir()
+        frames = write_frames(folder, photos_dir, synthetic)
+        commit = _git(root, "rev-parse", baseline)
+        worktree = Path(tmp) / "baseline"
+        _git(root, "worktree", "add", "--detach", str(worktree), commit)
+        try:
+            old = _read_with(worktree, folder, model)
+        finally:
+            _git(root, "worktree", "remove", "--force", str(worktree))
+        new = _read_with(root, folder, model)
+    return {
+        "baseline": {"ref": baseline, "commit": commit},
+        "model": model.name,
+        "sets": compare(frames, new, old),
+    }
+
+
+def measure_readings_check(context) -> dict:
+    """The report's section (benchmarks.sections), with ``--baseline`` only: the shipped default
+    model, the run's photos, fewer frames in a quick run."""
+    from benchmarks.finder_profile import _default_model
+
+    o = context.options
+    if not o.baseline:
+        raise ValueError("no --baseline to compare with")
+    return run_check(o.baseline, _default_model(), o.pipeline.photos_dir, 6 if o.quick else 120)
+
+
+def render_readings_check(data: dict) -> str:
+    ref, commit = data["baseline"]["ref"], data["baseline"]["commit"]
+    intro = (
+        f"Every frame read by the previous code (`{ref}`, {commit[:10]}) and by this code with "
+        f"`{data['model']}` (`python -m benchmarks.readings_check --baseline {ref}`): plain frames "
+        "with digits of many sizes, pens, contrasts and noise, rendered scenes, and the labelled "
+        "photos at nine sizes and two ways of shrinking, with their negatives."
+    )
+    return f"## Readings check against the previous code\n\n{intro}\n\n{render(data['sets'], ref)}"
+
+
 def render(result: dict, baseline: str) -> str:
     lines = [
         f"| set | frames | digits right, {baseline} | digits right, this code | frames read differently |",
@@ -154,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--worker"]:
         print(json.dumps(read_frames(Path(argv[1]), Path(argv[2]))))
         return 0
-    from benchmarks.finder_profile import _default_model, _git
+    from benchmarks.finder_profile import _default_model
 
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.readings_check", description=__doc__.splitlines()[0]
@@ -164,26 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synthetic", type=int, default=120, help="plain frames (rendered: two thirds of it)")
     p.add_argument("--out", type=Path, help="write the JSON here")
     a = p.parse_args(argv)
-    root = Path(__file__).resolve().parent.parent
     model = a.model.resolve() if a.model else _default_model()
     photos = os.environ.get("DIGITS_PHOTOS_DIR")
-    with tempfile.TemporaryDirectory(prefix="readings_check_") as tmp:
-        folder = Path(tmp) / "frames"
-        folder.mkdir()
-        frames = write_frames(folder, Path(photos) if photos else None, a.synthetic)
-        commit = _git(root, "rev-parse", a.baseline)
-        worktree = Path(tmp) / "baseline"
-        _git(root, "worktree", "add", "--detach", str(worktree), commit)
-        try:
-            old = _read_with(worktree, folder, model)
-        finally:
-            _git(root, "worktree", "remove", "--force", str(worktree))
-        new = _read_with(root, folder, model)
-    result = compare(frames, new, old)
+    data = run_check(a.baseline, model, Path(photos) if photos else None, a.synthetic)
     if a.out:
-        a.out.write_text(json.dumps({"baseline": a.baseline, "commit": commit, "sets": result}, indent=1))
-    print(render(result, a.baseline))
-    return 1 if any(s["new"] < s["old"] for s in result.values()) else 0
+        a.out.write_text(json.dumps(data, indent=1))
+    print(render(data["sets"], a.baseline))
+    return 1 if any(s["new"] < s["old"] for s in data["sets"].values()) else 0
 
 
 if __name__ == "__main__":

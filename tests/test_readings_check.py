@@ -47,6 +47,9 @@ def test_a_small_run_against_head_reads_every_frame_the_same(mnist_test, tmp_pat
         "rendered": (2, 0),
     }
     assert data["sets"]["plain"]["digits"] == 40 and data["sets"]["plain"]["new"] >= 36
+    assert data["baseline"]["ref"] == "HEAD" and len(data["baseline"]["commit"]) == 40
+    section = readings_check.render_readings_check(data)
+    assert section.startswith("## Readings check") and "| plain | 4 |" in section
 
 
 def test_frames_are_lossless_files_with_their_labels(mnist_test, tmp_path):
