@@ -137,7 +137,6 @@ class DigitClassifier:
                 f"{path}: not a digit model (input {self.input.shape}, output {self.output.shape}); "
                 "expected (1, 28, 28) -> (1, 10): one digit of 28 rows x 28 pixels per invoke, batch 1"
             )
-        self.batch = self.input.shape[0]
         self.stateful = _has_state(self.interpreter)
         signature = inputs[0].get("shape_signature")
         self.free_batch = bool(
@@ -167,14 +166,18 @@ class DigitClassifier:
         Resets the state first when the graph keeps it (the fused LSTM). This is the whole
         per-digit cost of the runtime; export and the benchmarks time exactly this call.
         """
-        it = self.interpreter
+        return self._bind(self.interpreter, self.stateful)
+
+    def _bind(self, it, reset: bool = False):
+        """run(q) -> raw output on interpreter ``it``, its methods bound once (the per-digit
+        cost is the point); ``reset``: clear the graph's state first (the fused LSTM)."""
         in_index, out_index = self._in_index, self._out_index
         set_tensor, invoke, get_tensor = it.set_tensor, it.invoke, it.get_tensor
-        if self.stateful:
-            reset = it.reset_all_variables
+        if reset:
+            reset_all = it.reset_all_variables
 
             def run(q: np.ndarray) -> np.ndarray:
-                reset()
+                reset_all()
                 set_tensor(in_index, q)
                 invoke()
                 return get_tensor(out_index)
@@ -191,23 +194,13 @@ class DigitClassifier:
         """A run() for ``size`` digits at once (an interpreter of its own, resized once), or
         None when the graph refuses that batch size."""
         if size not in self._batched:
-            run = None
             try:
                 it = load_interpreter_class()(model_path=str(self.path), num_threads=self._num_threads)
                 it.resize_tensor_input(self._in_index, [size, 28, 28], strict=True)
                 it.allocate_tensors()
+                self._batched[size] = self._bind(it)
             except (ValueError, RuntimeError):
-                it = None
-            if it is not None:
-                in_index, out_index = self._in_index, self._out_index
-                set_tensor, invoke, get_tensor = it.set_tensor, it.invoke, it.get_tensor
-
-                def run(q: np.ndarray) -> np.ndarray:
-                    set_tensor(in_index, q)
-                    invoke()
-                    return get_tensor(out_index)
-
-            self._batched[size] = run
+                self._batched[size] = None
         return self._batched[size]
 
     def logits(self, x: np.ndarray) -> np.ndarray:
