@@ -29,7 +29,7 @@ SHEET_OPENING = 0.15
 SHEET_MIN_FRACTION, SHEET_KEPT = 0.1, 0.6
 """... and covers at least 10% of the frame and 60% of what is bright."""
 ROUNDING = 1e-5
-"""Relative slack for float32 rounding in a bound (a product of two interpolations, each exact to ~1e-7)."""
+"""Relative slack for float32 rounding in a bound (a float32 product, exact to ~1e-7)."""
 
 
 @dataclass
@@ -235,14 +235,15 @@ def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, 
     # looked up in the interpolated uint8 background. The full-size work is then that lookup, a
     # saturating uint8 subtraction (ink darker than its background; lighter is 0, as the clip
     # below would make it) and one product. (Interpolating a float gain map from the small copy
-    # instead took 0.15-0.35 ms more per pass at 640x480; the two differ by the background's
-    # rounding to uint8, and no reading changed on 722 frames: the harness in the closing note.)
+    # instead took 0.15-0.35 ms more per pass at 640x480. The two differ by the background's
+    # rounding to uint8: benchmarks.readings_check read 2 of 872 frames differently, photos -2
+    # digits on one, negatives +1 on another.)
     levels = np.arange(256, dtype=np.float32)
     gain = np.clip((levels / max(paper, 1.0) - fade) * 5.0, 0.0, 1.0)
     gain /= np.maximum(levels, max(RESPONSE_FLOOR, floor * paper))
-    background = cv2.resize(bg_u8, (w, h), interpolation=cv2.INTER_LINEAR)
-    out = cv2.LUT(background, gain)
-    darker = cv2.subtract(background, grey, dst=background)
+    bg_full = cv2.resize(bg_u8, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = cv2.LUT(bg_full, gain)
+    darker = cv2.subtract(bg_full, grey, dst=bg_full)
     cv2.multiply(darker, out, dst=out, dtype=cv2.CV_32F)
     lo, hi = cv2.minMaxLoc(bg_u8)[:2]  # (a bilinear stretch of uint8 stays within them)
     if cv2.minMaxLoc(darker)[1] * float(gain[int(lo) : int(hi) + 1].max()) * (1.0 + ROUNDING) > 1.0:
