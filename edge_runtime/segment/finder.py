@@ -85,9 +85,7 @@ def find_digit_candidates(
         return [BlobList()]
     coarse = min(fine, options.work_side / min(H, W))
     if known is not None and closer and coarse < fine:
-        found = find_at(rescale(grey, fine), fine, options, known)
-        found.blobs.dark, found.blobs.closer = known, True
-        return [found.blobs]
+        return [closer_look(grey, fine, options, known).blobs]
     work = rescale(grey, coarse)
     if known is not None:
         dark, background = known, None
@@ -118,14 +116,20 @@ def find_digit_candidates(
             and seen
             and (not found.blobs or found.digit_h < options.min_digit_px)
         ):
-            # The closer look starts over at full resolution: a closer look at less than that, or
-            # with the coarse pass's background (its sheet mask's margins are in small-copy
-            # pixels), each changed a reading of the dev photos (hyp_2.bmp), so neither is done.
-            found = find_at(rescale(grey, fine), fine, options, is_dark)
-            found.blobs.closer = True
+            found = closer_look(grey, fine, options, is_dark)
         found.blobs.dark = is_dark
         out.append(found.blobs)
     return out
+
+
+def closer_look(grey: np.ndarray, fine: float, options: SegmentOptions, dark: bool) -> PassResult:
+    """The search again at full resolution (``fine``), from scratch: a closer look at less than
+    that, or with the coarse pass's background (its sheet mask's margins are in small-copy
+    pixels), each changed readings of the dev photos (hyp_2.bmp; with the background reused,
+    benchmarks.readings_check: photos -19 and negatives -6 digits), so neither is done."""
+    found = find_at(rescale(grey, fine), fine, options, dark)
+    found.blobs.dark, found.blobs.closer = dark, True
+    return found
 
 
 def rescale(grey: np.ndarray, scale: float) -> np.ndarray:
