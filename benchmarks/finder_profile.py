@@ -31,6 +31,8 @@ import sys
 import tempfile
 import time
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -197,15 +199,33 @@ def profile_folder(folder: Path, model: Path, reps: int) -> dict:
 # ---- the driver: this code, and the baseline in a worktree --------------------------------
 
 
-def _run_worker(code_root: Path, folder: Path, model: Path, reps: int, stream: Path | None = None) -> dict:
+def run_worker(code_root: Path, script: str | Path, args: list[str]) -> dict:
+    """``python SCRIPT --worker ARGS`` with ``code_root``'s ``edge_runtime`` on the path (one
+    thread) -> the JSON it prints. The worker side of this module and of readings_check."""
     env = dict(os.environ, PYTHONPATH=str(code_root), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(folder), str(model), str(reps)]
-    if stream is not None:
-        cmd += ["--stream", str(stream)]
+    cmd = [sys.executable, str(Path(script).resolve()), "--worker", *args]
     done = subprocess.run(cmd, env=env, cwd=code_root, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"profile worker in {code_root} failed: {done.stderr.strip()[-2000:]}")
+        raise RuntimeError(f"{Path(script).stem} worker in {code_root} failed: {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout)
+
+
+def _run_worker(code_root: Path, folder: Path, model: Path, reps: int, stream: Path | None = None) -> dict:
+    args = [str(folder), str(model), str(reps)] + (["--stream", str(stream)] if stream is not None else [])
+    return run_worker(code_root, __file__, args)
+
+
+@contextmanager
+def baseline_worktree(ref: str, tmp: str | Path) -> Iterator[tuple[Path, str]]:
+    """(a git worktree of ``ref`` in ``tmp``, its commit), removed on the way out."""
+    root = Path(__file__).resolve().parent.parent
+    commit = _git(root, "rev-parse", ref)
+    path = Path(tmp) / "baseline"
+    _git(root, "worktree", "add", "--detach", str(path), commit)
+    try:
+        yield path, commit
+    finally:
+        _git(root, "worktree", "remove", "--force", str(path))
 
 
 def _default_model() -> Path:
@@ -227,21 +247,16 @@ def run_profile(options: ProfileOptions) -> dict:
         folder.mkdir()
         sets = write_sets(folder, options)
         codes = {"new": root}
-        if options.baseline:
-            commit = _git(root, "rev-parse", options.baseline)
-            codes["old"] = Path(tmp) / "baseline"
-            _git(root, "worktree", "add", "--detach", str(codes["old"]), commit)
-            result["baseline"] = {"ref": options.baseline, "commit": commit}
-        try:
+        with baseline_worktree(options.baseline, tmp) if options.baseline else nullcontext() as old:
+            if old is not None:
+                codes["old"], commit = old
+                result["baseline"] = {"ref": options.baseline, "commit": commit}
             rounds: dict[str, list[dict]] = {k: [] for k in codes}
             for _ in range(options.rounds):
                 for key, code in codes.items():
                     rounds[key].append(_run_worker(code, folder, model, options.reps))
             for key, runs in rounds.items():
                 result[key] = summarise(runs)
-        finally:
-            if "old" in codes:
-                _git(root, "worktree", "remove", "--force", str(codes["old"]))
         video = write_video(folder / "stream.avi", folder, sets)
         result["stream"] = _run_worker(root, folder, model, options.reps, stream=video)
     return result

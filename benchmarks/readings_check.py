@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -106,15 +105,6 @@ def read_frames(folder: Path, model: Path) -> dict:
     }
 
 
-def _read_with(code_root: Path, folder: Path, model: Path) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(code_root), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(folder), str(model)]
-    done = subprocess.run(cmd, env=env, cwd=code_root, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"readings worker in {code_root} failed: {done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout)
-
-
 def compare(frames: list[dict], new: dict, old: dict) -> dict:
     """Per set: digits read right by each code (edit distance to the label), frames read differently."""
     from edge_runtime.evaluate import edit_distance
@@ -137,21 +127,16 @@ def compare(frames: list[dict], new: dict, old: dict) -> dict:
 def run_check(baseline: str, model: Path, photos_dir: Path | None, synthetic: int = 120) -> dict:
     """-> {"baseline": {"ref", "commit"}, "model", "sets": compare(...)}: the frames read by the
     code at ``baseline`` (a temporary git worktree) and by this code, with ``model``."""
-    from benchmarks.finder_profile import _git
+    from benchmarks.finder_profile import baseline_worktree, run_worker
 
     root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="readings_check_") as tmp:
         folder = Path(tmp) / "frames"
         folder.mkdir()
         frames = write_frames(folder, photos_dir, synthetic)
-        commit = _git(root, "rev-parse", baseline)
-        worktree = Path(tmp) / "baseline"
-        _git(root, "worktree", "add", "--detach", str(worktree), commit)
-        try:
-            old = _read_with(worktree, folder, model)
-        finally:
-            _git(root, "worktree", "remove", "--force", str(worktree))
-        new = _read_with(root, folder, model)
+        with baseline_worktree(baseline, tmp) as (worktree, commit):
+            old = run_worker(worktree, __file__, [str(folder), str(model)])
+        new = run_worker(root, __file__, [str(folder), str(model)])
     return {
         "baseline": {"ref": baseline, "commit": commit},
         "model": model.name,
