@@ -248,9 +248,9 @@ stroke-width augmentation (training/augment.py) already covers a fine pen."""
 def parse_weights(text: str | None) -> dict[str, float]:
     """``"long_tail_9=0.5,open_top_4=0.5"`` -> {style: weight}; ValueError naming a bad item."""
     weights = {}
+    trained = [n for n in STYLES if n not in SUITE_ONLY]
     for item in filter(None, (t.strip() for t in (text or "").split(","))):
         name, sep, value = item.partition("=")
-        trained = [n for n in STYLES if n not in SUITE_ONLY]
         if not sep or name.strip() not in trained:
             raise ValueError(f"style weight {item!r}: expected NAME=W with NAME one of {', '.join(trained)}")
         try:
