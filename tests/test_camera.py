@@ -40,31 +40,29 @@ def test_video_file_ends_cleanly(video):
     assert len(frames) == FRAMES and frames[0].shape == (480, 640, 3)
 
 
-def test_live_source_reconnects_after_dropping_out(video):
-    # As a "live" source the file drops out at its end; the grabber reopens it and goes on.
-    path, _ = video
+def read_live(path, pause: float, until) -> tuple[FrameSource, int]:
+    """Read the video file as a live source, ``pause`` s per frame, until ``until(source, frames
+    read)``; -> (the stopped source, frames read)."""
     src = FrameSource(CameraOptions(source=str(path), live=True, reconnect_seconds=2))
     got = 0
     for _ in src:
         got += 1
-        time.sleep(0.01)
-        if src.reconnects >= 2:
+        time.sleep(pause)
+        if until(src, got):
             break
     src.stop()
+    return src, got
+
+
+def test_live_source_reconnects_after_dropping_out(video):
+    # As a "live" source the file drops out at its end; the grabber reopens it and goes on.
+    src, got = read_live(video[0], 0.01, lambda src, got: src.reconnects >= 2)
     assert src.reconnects >= 2 and got >= 1
 
 
 def test_live_source_counts_the_frames_a_slow_reader_skips(video):
     # The grabber keeps only the newest frame; a reader slower than the source skips, and counts it.
-    path, _ = video
-    src = FrameSource(CameraOptions(source=str(path), live=True, reconnect_seconds=2))
-    got = 0
-    for _ in src:
-        got += 1
-        time.sleep(0.3)  # far slower than reading a 6-frame file
-        if got == 3:
-            break
-    src.stop()
+    src, got = read_live(video[0], 0.3, lambda src, got: got == 3)  # far slower than a 6-frame file
     assert got == 3 and src.skipped >= 1
 
 
