@@ -1,11 +1,14 @@
 """Per-stage CPU profile of the edge pipeline (find, normalize, classify) on three frame sets,
 for this code and, side by side from the same run, for an older commit of it.
 
-Sets, all 640x480 (decode excluded: frames are decoded once, before timing):
+Sets (decode excluded: frames are decoded once, before timing); the first three are issue 11's,
+at 640x480:
 - ``rendered``: the benchmark's camera-like frames (``edge_runtime.scenes.render_sheet``, 10 MNIST
   test digits in two rows, JPEG-encoded and decoded back, as ``pipeline_bench`` makes them);
 - ``plain``: flat grey paper with sensor noise and 10 MNIST test digits in two rows, nothing else;
-- ``photos``: the labelled dev photos in ``$DIGITS_PHOTOS_DIR`` fitted into 640x480 (when set).
+- ``photos``: the labelled dev photos in ``$DIGITS_PHOTOS_DIR`` fitted into 640x480 (when set);
+- ``large``: rendered frames as above at ``LARGE_SIZES``, the sizes of HD webcams, the Pi
+  camera's full frame and phone photos.
 
 Timing: one thread (OpenCV and LiteRT), CPU time of the calling thread (``time.thread_time``,
 so other processes on a shared machine do not count), every frame read ``reps`` times after a
@@ -39,8 +42,13 @@ from pathlib import Path
 import numpy as np
 
 STAGES = ("find", "normalize", "classify", "total")
-SETS = ("rendered", "plain", "photos")
+SETS = ("rendered", "plain", "photos", "large")
+BAR_SETS = SETS[:3]
+"""The sets issue 11's bars are set on (640x480 frames)."""
 FRAME = (480, 640)  # (height, width) px
+LARGE_SIZES = ((720, 1280), (1080, 1920), (1944, 2592), (3024, 4032))
+"""(height, width) of the ``large`` set's frames: 720p and 1080p webcams, the Raspberry Pi camera
+v1's full 5 MP frame, a 12 MP phone photo (two frames each)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,12 @@ def write_sets(folder: Path, options: ProfileOptions) -> dict[str, list[dict]]:
         sets["rendered"].append(_save(folder, f"rendered_{i:03d}.png", cv2.imdecode(buf, 1), text))
         plain = plain_frame(x[pick], rng)
         sets["plain"].append(_save(folder, f"plain_{i:03d}.png", plain, "".join(map(str, y[pick]))))
+    for i, size in enumerate(s for s in LARGE_SIZES for _ in range(2)):
+        rng = np.random.default_rng([options.seed, 1000 + i])
+        pick = rng.choice(len(x), 10, replace=False)
+        img, text = render_sheet(x[pick], y[pick], rng, size=size, rows=2, jpeg=False)
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        sets["large"].append(_save(folder, f"large_{i:03d}.png", cv2.imdecode(buf, 1), text))
     if options.photos_dir is not None:
         labels = json.loads((Path(options.photos_dir) / "labels.json").read_text())
         for name, entry in sorted(labels.items()):
@@ -377,9 +391,11 @@ def render_finder_profile(data: dict) -> str:
         return ""
     old = data.get("old")
     lines = [
-        "## Finder profile (CPU ms per 640x480 frame, one thread)",
+        "## Finder profile (CPU ms per frame, one thread)",
         "",
-        "Median of each frame's reads; p50 / p95 / max over the frames of a set. "
+        "Frames of 640x480, except `large`: rendered frames of "
+        + ", ".join(f"{w}x{h}" for h, w in LARGE_SIZES)
+        + ", two each. Median of each frame's reads; p50 / p95 / max over the frames of a set. "
         + (f"Previous: `{data['baseline']['ref']}` ({data['baseline']['commit'][:10]})." if old else ""),
         "",
         "| set | stage | " + ("previous p50 / p95 / max | " if old else "") + "p50 / p95 / max |",

@@ -11,8 +11,9 @@ slightly different ink map, another threshold) is judged on this, not on three p
   (``training.styles.thin_pen``);
 - ``rendered``: ``edge_runtime.scenes.render_sheet`` scenes, one or two rows, a quarter of them
   light on dark;
+- ``large``: the same at camera and photo sizes (``finder_profile.LARGE_SIZES``, 720p to 12 MP);
 - ``photos`` and ``negatives``: the labelled photos in ``$DIGITS_PHOTOS_DIR`` at their own size
-  and scaled to 400-1200 px on the longer side (shrunk both by area averaging and by plain
+  and scaled to 400-3072 px on the longer side (shrunk both by area averaging and by plain
   bilinear sampling), and their negatives.
 
 Timing is not measured here (``benchmarks.finder_profile`` does that).
@@ -31,15 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
-SCALES = (400, 480, 560, 640, 720, 800, 960, 1200, None)
-"""Longer side (px) the photos are read at; None: as taken."""
+SCALES = (400, 480, 560, 640, 720, 800, 960, 1200, 1920, 3072, None)
+"""Longer side (px) the photos are read at; None: as taken. (1920 and 3072, enlarged: frames the
+finder shrinks by a whole factor, 2 and 3, before its closer look.)"""
 
 
 def write_frames(folder: Path, photos_dir: Path | None, synthetic: int = 120, seed: int = 5) -> list[dict]:
     """The frames as PNG files in ``folder`` -> [{"file", "set", "label"}] (also frames.json)."""
     import cv2
 
-    from benchmarks.finder_profile import _save, plain_frame
+    from benchmarks.finder_profile import LARGE_SIZES, _save, plain_frame
     from edge_runtime.scenes import render_sheet
     from training.styles import thin_pen
 
@@ -67,6 +69,13 @@ def write_frames(folder: Path, photos_dir: Path | None, synthetic: int = 120, se
         pick = rng.choice(len(x), 10, replace=False)
         image, text = render_sheet(x[pick], y[pick], rng, rows=int(rng.integers(1, 3)), invert=i % 4 == 3)
         add("rendered", image, text)
+    for i in range(synthetic // 3):
+        pick = rng.choice(len(x), 10, replace=False)
+        size = LARGE_SIZES[i % len(LARGE_SIZES)]
+        image, text = render_sheet(
+            x[pick], y[pick], rng, size, rows=int(rng.integers(1, 3)), invert=i % 4 == 3
+        )
+        add("large", image, text)
     if photos_dir is not None:
         labels = json.loads((Path(photos_dir) / "labels.json").read_text())
         for name, entry in sorted(labels.items()):
@@ -160,8 +169,9 @@ def render_readings_check(data: dict) -> str:
     intro = (
         f"Every frame read by the previous code (`{ref}`, {commit[:10]}) and by this code with "
         f"`{data['model']}` (`python -m benchmarks.readings_check --baseline {ref}`): plain frames "
-        "with digits of many sizes, pens, contrasts and noise, rendered scenes, and the labelled "
-        "photos at nine sizes and two ways of shrinking, with their negatives."
+        "with digits of many sizes, pens, contrasts and noise, rendered scenes at 640x480 and at camera "
+        "and photo sizes (720p to 12 MP), and the labelled "
+        "photos at eleven sizes (400-3072 px and as taken) and two ways of shrinking, with their negatives."
     )
     return f"## Readings check against the previous code\n\n{intro}\n\n{render(data['sets'], ref)}"
 
@@ -193,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--baseline", default="HEAD", help="git ref of the code to compare with (default: HEAD)")
     p.add_argument("--model", type=Path, help="TFLite model (default: the shipped default)")
-    p.add_argument("--synthetic", type=int, default=120, help="plain frames (rendered: two thirds of it)")
+    p.add_argument(
+        "--synthetic", type=int, default=120, help="plain frames (rendered: two thirds of it, large: a third)"
+    )
     p.add_argument("--out", type=Path, help="write the JSON here")
     a = p.parse_args(argv)
     model = a.model.resolve() if a.model else _default_model()

@@ -45,6 +45,7 @@ def test_a_small_run_against_head_reads_every_frame_the_same(mnist_test, tmp_pat
     assert {k: (s["frames"], len(s["changed"])) for k, s in data["sets"].items()} == {
         "plain": (4, 0),
         "rendered": (2, 0),
+        "large": (1, 0),
     }
     assert data["sets"]["plain"]["digits"] == 40 and data["sets"]["plain"]["new"] >= 36
     assert data["baseline"]["ref"] == "HEAD" and len(data["baseline"]["commit"]) == 40

@@ -271,3 +271,46 @@ def test_ink_map_ceiling_is_skipped_only_when_it_changes_nothing(monkeypatch):
     for g, m in zip(frames, maps):
         assert np.array_equal(ink.relative_ink(g, ink.background_of(g, ink.DEFAULT))[0], m)
     assert max(float(m.max()) for m in maps) <= 1.0
+
+
+@pytest.mark.parametrize("size", [(1080, 1920), (720, 1280), (442, 640), (1536, 2048)])
+def test_large_and_odd_frames_find_every_digit_in_the_right_place(clean_digits, size):
+    # The finder shrinks frames by whole factors (block averages); its boxes must still land on
+    # the digits of the full frame: the same boxes, to within the factor, as on a 640 px copy
+    # (shrunk by OpenCV's own INTER_AREA), scaled back.
+    x, y = clean_digits
+    rng = np.random.default_rng(11)
+    idx = rng.choice(len(x), 8, replace=False)
+    img, text = render_sheet(x[idx], y[idx], rng, size=size, rows=2)
+    big = find_digits(grey(img))
+    assert len(big) == len(text)
+    f = 640 / max(size)
+    small = cv2.resize(grey(img), (round(size[1] * f), round(size[0] * f)), interpolation=cv2.INTER_AREA)
+    ref = find_digits(small)
+    assert len(ref) == len(text)
+    for b, r in zip(big, ref):
+        expected = np.array(r.box) / f
+        assert np.abs(np.array(b.box) - expected).max() <= 4 / f, (b.box, expected)
+
+
+def test_frames_shrink_by_whole_factors_near_their_targets():
+    from edge_runtime.segment.finder import SHRINK_FLOOR, scales
+    from edge_runtime.segment.options import DEFAULT
+
+    for h in range(100, 4001, 37):
+        for w in (h, int(h * 4 / 3), int(h * 16 / 9), int(h * 3 / 4), 3 * h):
+            short, long = min(h, w), max(h, w)
+            if short < DEFAULT.min_side:  # (tiny strips are enlarged)
+                continue
+            fine, coarse = scales(h, w, DEFAULT)
+            assert coarse <= fine <= 1.0
+            assert long * fine <= DEFAULT.max_side / SHRINK_FLOOR or fine == 1.0
+            # The first pass is a whole factor, or the closer look's scale itself (one pass).
+            assert round(1 / coarse) * coarse == 1.0 or coarse == fine, (h, w, coarse)
+            assert short * coarse >= DEFAULT.work_side or coarse == fine
+            if long > DEFAULT.max_side:  # a closer look near max_side: a whole factor, else the exact ratio
+                side = long * fine
+                whole = round(1 / fine) * fine == 1.0
+                assert (whole and SHRINK_FLOOR <= side / DEFAULT.max_side <= 1 / SHRINK_FLOOR) or (
+                    not whole and round(side) == DEFAULT.max_side
+                ), (h, w, fine)
