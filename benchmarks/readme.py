@@ -88,7 +88,8 @@ def finder_and_styles_rows(r: dict) -> list[list[str]]:
         met = all(t["p50"] <= p50 and t["p95"] <= p95 and t["max"] <= worst for t in totals.values())
         rows.append(
             [
-                "finder profile: find + normalise + classify, CPU time, one thread (p50 / p95 / max)",
+                "finder profile: find + normalise + classify, CPU time, one thread, each frame's fastest of "
+                f"{r['finder_profile']['options'].get('rounds', '?')} rounds (p50 / p95 / max)",
                 ", ".join(
                     f"{name} {t['p50']:.1f} / {t['p95']:.1f} / {t['max']:.1f} ms"
                     for name, t in totals.items()
