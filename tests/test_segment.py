@@ -314,3 +314,26 @@ def test_frames_shrink_by_whole_factors_near_their_targets():
                 assert (whole and SHRINK_FLOOR <= side / DEFAULT.max_side <= 1 / SHRINK_FLOOR) or (
                     not whole and round(side) == DEFAULT.max_side
                 ), (h, w, fine)
+
+
+def test_a_streak_cut_off_a_digit_is_not_read_as_one(clean_digits):
+    # A shadow's edge or an underline running into a digit makes one wide blob; splitting it at
+    # the thinnest column leaves the streak as a flat piece, no digit (a 2592x1944 rendered frame
+    # read three such pieces as digits). Five digits ~80 px tall, the third with a 4 px line
+    # running 150 px to its left along its foot.
+    x, _ = clean_digits
+    img = np.full((480, 640), 205.0, np.float32)
+    for k, d in enumerate(x[20:25]):
+        a = np.clip(cv2.resize(d, (110, 110), interpolation=cv2.INTER_CUBIC) / 255.0 * 1.3, 0, 1)
+        patch = img[180:290, 20 + k * 120 : 130 + k * 120]
+        patch[:] = patch * (1 - a) + 40.0 * a
+    rows, cols = np.nonzero(img[180:290, 260:370] < 120)
+    foot = 180 + rows.max()
+    left = 260 + cols[rows > rows.max() - 8].min()
+    img[foot - 3 : foot + 1, left - 150 : left + 4] = 45.0
+    img += np.random.default_rng(1).normal(0, 2.0, img.shape).astype(np.float32)
+    frame = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    blobs = find_digits(frame)
+    heights = [b.box[3] for b in blobs]
+    assert len(blobs) == 5, [b.box for b in blobs]
+    assert min(heights) > 0.5 * max(heights)

@@ -177,10 +177,14 @@ def attach_slivers(comps: list[Component], areas: list[int], median_h: float) ->
     return [c for c, a in zip(out, alive) if a]
 
 
-def split_wide(comps: list[Component], labels: np.ndarray, median_h: float) -> list[Component]:
+def split_wide(
+    comps: list[Component], labels: np.ndarray, median_h: float, min_piece_h: float = 0.0
+) -> list[Component]:
     """Split blobs much wider than the typical digit (touching digits) at their thinnest columns:
     a blob ``SPLIT_WIDE`` x the median width is cut into round(w / typical) parts, each cut at
-    the column with the least ink within +-25% of a part's width from the even cut position."""
+    the column with the least ink within +-25% of a part's width from the even cut position.
+    A piece shorter than ``min_piece_h`` is no digit but what one touched (a shadow's streak, an
+    underline): it goes."""
     if len(comps) < 3:
         return comps
     typical = float(median(np.array([c.w for c in comps])))
@@ -204,7 +208,7 @@ def split_wide(comps: list[Component], labels: np.ndarray, median_h: float) -> l
         cuts.append(c.w)
         for a, b in zip(cuts[:-1], cuts[1:]):
             rows = np.flatnonzero(own[:, a:b].any(axis=1))
-            if b - a < 2 or len(rows) == 0:
+            if b - a < 2 or len(rows) == 0 or rows[-1] - rows[0] + 1 < min_piece_h:
                 continue
             out.append(
                 Component(c.x + a, c.y + int(rows[0]), b - a, int(rows[-1] - rows[0] + 1), c.ids, c.touches)

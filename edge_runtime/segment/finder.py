@@ -284,4 +284,8 @@ def digits_of(
         c for c in comps if c.h >= options.relative_height * median_h or c.w >= steps.WIDE_SPECK * median_h
     ]
     comps = [c for c in comps if c.h <= steps.TOO_TALL * median_h and c.w <= steps.TOO_WIDE * median_h]
-    return steps.split_wide(comps, found.labels, median_h), median_h
+    # Pieces cut off a wide blob that are shorter than a speck are what a digit touched (a
+    # shadow's streak, an underline), except in a tight crop, where the frame cuts digits too
+    # and, as for the edge rules above, nothing is dropped for its shape alone.
+    min_piece = 0.0 if tight_crop else options.relative_height * median_h
+    return steps.split_wide(comps, found.labels, median_h, min_piece), median_h
