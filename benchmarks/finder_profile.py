@@ -120,8 +120,6 @@ def write_sets(folder: Path, options: ProfileOptions) -> dict[str, list[dict]]:
     -> {set: [{"file", "label"}]}, also written to ``folder/sets.json``."""
     import cv2
 
-    from edge_runtime.scenes import render_sheet
-
     mnist = os.environ.get("MNIST_PATH")
     if not mnist:
         raise FileNotFoundError("MNIST_PATH is not set (point it at mnist.npz)")
@@ -131,17 +129,15 @@ def write_sets(folder: Path, options: ProfileOptions) -> dict[str, list[dict]]:
     for i in range(options.frames):
         rng = np.random.default_rng([options.seed, i])
         pick = rng.choice(len(x), 10, replace=False)
-        img, text = render_sheet(x[pick], y[pick], rng, size=FRAME, rows=2, jpeg=False)
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])  # a webcam-like encode
-        sets["rendered"].append(_save(folder, f"rendered_{i:03d}.png", cv2.imdecode(buf, 1), text))
+        img, text = camera_frame(x[pick], y[pick], rng, FRAME)
+        sets["rendered"].append(_save(folder, f"rendered_{i:03d}.png", img, text))
         plain = plain_frame(x[pick], rng)
         sets["plain"].append(_save(folder, f"plain_{i:03d}.png", plain, "".join(map(str, y[pick]))))
     for i, size in enumerate(s for s in LARGE_SIZES for _ in range(2)):
         rng = np.random.default_rng([options.seed, 1000 + i])
         pick = rng.choice(len(x), 10, replace=False)
-        img, text = render_sheet(x[pick], y[pick], rng, size=size, rows=2, jpeg=False)
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
-        sets["large"].append(_save(folder, f"large_{i:03d}.png", cv2.imdecode(buf, 1), text))
+        img, text = camera_frame(x[pick], y[pick], rng, size)
+        sets["large"].append(_save(folder, f"large_{i:03d}.png", img, text))
     if options.photos_dir is not None:
         labels = json.loads((Path(options.photos_dir) / "labels.json").read_text())
         for name, entry in sorted(labels.items()):
@@ -150,6 +146,18 @@ def write_sets(folder: Path, options: ProfileOptions) -> dict[str, list[dict]]:
                 sets["photos"].append(_save(folder, f"photo_{name}.png", fit_frame(img), entry["digits"]))
     (folder / "sets.json").write_text(json.dumps(sets))
     return sets
+
+
+def camera_frame(digits: np.ndarray, labels, rng: np.random.Generator, size: tuple[int, int]):
+    """A rendered scene of ``size`` (h, w) with the digits in two rows, JPEG-encoded at quality 85
+    and decoded back, as a webcam's frames are -> (BGR uint8 image, text)."""
+    import cv2
+
+    from edge_runtime.scenes import render_sheet
+
+    img, text = render_sheet(digits, labels, rng, size=size, rows=2, jpeg=False)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return cv2.imdecode(buf, 1), text
 
 
 def _save(folder: Path, name: str, image: np.ndarray, label) -> dict:

@@ -14,15 +14,16 @@ class FinderInputError(ValueError):
 @dataclass(frozen=True)
 class SegmentOptions:
     max_side: int = 1024
-    """Images whose longer side is 1.5x this or more (px) are shrunk by a whole factor first, to
-    about this size (``finder.scales``); boxes are mapped back."""
+    """Images whose longer side exceeds this (px) are shrunk for the closer look, by a whole factor
+    when one lands within 10% of it, else by the exact ratio (``finder.scales``); boxes are
+    mapped back."""
     background_side: int = 160
     """The background is estimated on a copy about this many px on its shorter side."""
     min_side: int = 96
     """Images whose shorter side is below this (px) are enlarged to it first."""
     work_side: int = 240
-    """First (coarse) pass: the shorter side is shrunk by a whole factor to about this (px);
-    cheap for camera frames."""
+    """First (coarse) pass: the shorter side is shrunk by a whole factor to between this and
+    twice this (px); cheap for camera frames."""
     min_digit_px: float = 24.0
     """If the coarse pass finds digits shorter than this (px), look again at full resolution."""
     background_kernel: float = 0.2
