@@ -97,6 +97,9 @@ class Manifest:
     """Name of the model the runtime uses unless told otherwise."""
     default_reason: str
     models: tuple[ManifestEntry, ...]
+    default_tolerance_pp: float | None = None
+    """The accuracy tolerance (percentage points) ``default_reason``'s rule used; None in
+    manifests written before it was recorded (``digits-edge tune`` then uses the contract's)."""
 
     def entry(self, name: str) -> ManifestEntry:
         return next(e for e in self.models if e.name == name)
@@ -110,6 +113,11 @@ class Manifest:
             "schema": self.schema,
             "default": self.default,
             "default_reason": self.default_reason,
+            **(
+                {}
+                if self.default_tolerance_pp is None
+                else {"default_tolerance_pp": self.default_tolerance_pp}
+            ),
             "models": [asdict(e) for e in self.models],
         }
 
@@ -200,7 +208,18 @@ def parse_manifest(obj, where: str = MANIFEST_NAME) -> Manifest:
         raise ManifestError(f"{where}: default model {json.dumps(default)[:40]} is not in its 'models' list")
     if not _type_ok(schema, int) or not isinstance(reason, str):
         raise ManifestError(f"{where}: 'schema' must be a number and 'default_reason' a string")
-    return Manifest(schema=schema, default=default, default_reason=reason, models=entries)
+    tolerance = obj.get("default_tolerance_pp")
+    if tolerance is not None and not (_type_ok(tolerance, float) and 0 <= tolerance <= 100):
+        raise ManifestError(
+            f"{where}: 'default_tolerance_pp' is {json.dumps(tolerance)[:40]}, not percentage points (0-100)"
+        )
+    return Manifest(
+        schema=schema,
+        default=default,
+        default_reason=reason,
+        models=entries,
+        default_tolerance_pp=None if tolerance is None else float(tolerance),
+    )
 
 
 def sha256_file(path: str | Path) -> str:

@@ -158,9 +158,10 @@ def machine() -> dict:
 
 def candidates(manifest: dict) -> tuple[list[dict], dict[str, str], float]:
     """(entries to time, {name: why left out}, accuracy tolerance in pp) by the manifest's rule
-    (edge_runtime.manifest.accurate_pool, as export applied it)."""
-    m = re.search(r"within ([0-9.]+) pp", str(manifest.get("default_reason", "")))
-    tol = float(m.group(1)) if m else QUANT_TOLERANCE_PP  # as export states it, else its default
+    (edge_runtime.manifest.accurate_pool, with the tolerance export recorded, else the contract's)."""
+    tol = manifest.get("default_tolerance_pp")
+    if tol is None:  # a manifest written before the tolerance was recorded
+        tol = QUANT_TOLERANCE_PP
     pool, excluded = accurate_pool(manifest.get("models", []), tol)
     return pool, excluded, tol
 

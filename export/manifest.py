@@ -172,7 +172,13 @@ def choose_default(entries: list[dict], tolerance_pp: float) -> tuple[str | None
 def build_manifest(entries: list[dict], tolerance_pp: float) -> dict:
     entries = sorted(entries, key=lambda e: e["name"])
     default, reason = choose_default(entries, tolerance_pp)
-    return {"schema": SCHEMA_VERSION, "default": default, "default_reason": reason, "models": entries}
+    return {
+        "schema": SCHEMA_VERSION,
+        "default": default,
+        "default_reason": reason,
+        "default_tolerance_pp": tolerance_pp,
+        "models": entries,
+    }
 
 
 def check_manifest(out_dir: str | Path) -> list[str]:

@@ -75,6 +75,17 @@ def good_manifest(tmp_path) -> dict:
     return m
 
 
+def test_the_tolerance_the_rule_used_is_recorded_and_read_back(tmp_path):
+    m = build_manifest([full_entry(tmp_path, "lstm_fused_float32", b"model bytes")], tolerance_pp=0.35)
+    assert m["default_tolerance_pp"] == 0.35 and "within 0.35 pp" in m["default_reason"]
+    write_manifest(tmp_path, m)
+    parsed = read_manifest(tmp_path)
+    assert parsed.default_tolerance_pp == 0.35 and parsed.to_json() == m
+    # A manifest written before the key existed still reads, without it.
+    old = {k: v for k, v in m.items() if k != "default_tolerance_pp"}
+    assert parse_manifest(old).default_tolerance_pp is None and parse_manifest(old).to_json() == old
+
+
 @pytest.mark.parametrize(
     "change,message",
     [
@@ -93,6 +104,8 @@ def good_manifest(tmp_path) -> dict:
         (lambda m: {**m, "models": [{**m["models"][0], "input": {}}]}, "'input' lacks dtype"),
         (lambda m: {**m, "default": "nope"}, 'default model "nope" is not in'),
         (lambda m: {**m, "models": m["models"] * 2}, "model names repeat"),
+        (lambda m: {**m, "default_tolerance_pp": "0.2"}, "'default_tolerance_pp' is \"0.2\""),
+        (lambda m: {**m, "default_tolerance_pp": -1}, "not percentage points"),
     ],
 )
 def test_wrong_shapes_are_one_line_manifest_errors(tmp_path, change, message):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from test_cli import run as run_edge  # python -m edge_runtime, as the CLI tests run it
 
-from edge_runtime.contract import PROJECT_ROOT
+from edge_runtime.contract import PROJECT_ROOT, QUANT_TOLERANCE_PP
 from edge_runtime.manifest import MODELS_DIR, read_manifest
 from edge_runtime.tune import (
     TuneOptions,
@@ -56,9 +56,11 @@ def test_tune_writes_a_valid_file(tuned):
     assert set(record["timings"]) | set(record["excluded"]) == classifiers
 
 
-def test_rule_filters_by_architecture_and_accuracy():
+@pytest.mark.parametrize("recorded,tolerance", [(0.2, 0.2), (0.25, 0.25), (None, QUANT_TOLERANCE_PP)])
+def test_rule_filters_by_architecture_and_accuracy(recorded, tolerance):
     manifest = {
-        "default_reason": "keep those within 0.2 pp of the most accurate",
+        "default_reason": "keep those within 0.3 pp of the most accurate",  # prose: not read
+        **({} if recorded is None else {"default_tolerance_pp": recorded}),
         "models": [
             {"name": "a", "file": "a", "arch": "lstm", "test_accuracy": 0.990},
             {"name": "b", "file": "b", "arch": "lstm", "test_accuracy": 0.9875},
@@ -67,8 +69,12 @@ def test_rule_filters_by_architecture_and_accuracy():
         ],
     }
     pool, excluded, tol = candidates(manifest)
-    assert [e["name"] for e in pool] == ["a", "d"] and tol == 0.2
-    assert "architecture" in excluded["c"] and "0.2 pp" in excluded["b"]
+    assert tol == tolerance
+    # b is 0.25 pp below a, d 0.09 pp: only a tolerance of 0.25 pp keeps b.
+    assert [e["name"] for e in pool] == (["a", "b", "d"] if tolerance >= 0.25 else ["a", "d"])
+    assert "architecture" in excluded["c"]
+    if tolerance < 0.25:
+        assert f"{tolerance} pp" in excluded["b"]
 
 
 def test_ties_go_to_the_smaller_file():
