@@ -128,7 +128,10 @@ def closer_look(grey: np.ndarray, fine: float, options: SegmentOptions, dark: bo
     """The search again at full resolution (``fine``), from scratch: a closer look at less than
     that, or with the coarse pass's background (its sheet mask's margins are in small-copy
     pixels), each changed readings of the dev photos (hyp_2.bmp; with the background reused,
-    benchmarks.readings_check: photos -19 and negatives -6 digits), so neither is done."""
+    benchmarks.readings_check: photos -19 and negatives -6 digits), so neither is done. (Nor
+    is a closer look just large enough to bring the coarse digits to 32 px, bilinear from the
+    fine copy: 0.7 of a 640x480 frame for 22 px digits, half the pixels, but readings_check
+    photos -9, negatives -16, plain -2 digits.)"""
     found = find_at(rescale(grey, fine), fine, options, dark)
     found.blobs.dark, found.blobs.closer = dark, True
     return found

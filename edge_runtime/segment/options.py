@@ -25,7 +25,9 @@ class SegmentOptions:
     """First (coarse) pass: the shorter side is shrunk by a whole factor to between this and
     twice this (px); cheap for camera frames."""
     min_digit_px: float = 24.0
-    """If the coarse pass finds digits shorter than this (px), look again at full resolution."""
+    """If the coarse pass finds digits shorter than this (px), look again at full resolution.
+    (At 20 px, the profile's plain frames, 22 px digits at the coarse scale, cost one pass instead
+    of two, but benchmarks.readings_check read plain -2, photos -2 and negatives -3 digits.)"""
     background_kernel: float = 0.2
     """Background closing kernel as a fraction of the shorter side (must exceed stroke width)."""
     crop_side: int = 200
