@@ -140,7 +140,7 @@ def polarity(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> bool | None
 def polarity_and_background(grey: np.ndarray, options: SegmentOptions) -> tuple[bool | None, Background]:
     """polarity, and the dark-ink Background of ``grey`` (its small copy and closing, and the
     responses of both polarities) for ``ink_and_sheet`` and ``likely_dark`` to reuse. (Voting
-    on a copy half that size, 60x80 for a 640x480 frame, left 4 more of the 29 dev photos fitted
+    on a copy half that size, 60x80 for a 640x480 frame, left 3 more of the 29 dev photos fitted
     to 640x480 undecided, each then searched in both polarities: slower, not faster.)"""
     small = small_copy(grey, options)
     bg_dark, dark, light = responses(small, background_kernel(min(grey.shape), small, options))
