@@ -22,6 +22,27 @@ if str(ROOT) not in sys.path:
 
 
 @pytest.fixture(scope="session")
+def dev_photos() -> Path:
+    """The labelled dev photos' folder from $DIGITS_PHOTOS_DIR (with labels.json)."""
+    folder = os.environ.get("DIGITS_PHOTOS_DIR")
+    if not folder or not (Path(folder) / "labels.json").is_file():
+        pytest.skip("DIGITS_PHOTOS_DIR is not set (folder with labels.json)")
+    return Path(folder)
+
+
+@pytest.fixture(scope="session")
+def shipped_model() -> Path:
+    """The shipped default model (models/manifest.json); no stand-in."""
+    from edge_runtime.classifier import ModelError
+    from edge_runtime.manifest import default_model_path
+
+    try:
+        return default_model_path()
+    except ModelError as exc:
+        pytest.skip(f"no shipped model: {exc}")
+
+
+@pytest.fixture(scope="session")
 def mnist_test():
     """(x_test uint8 (10000, 28, 28), y_test uint8 (10000,)) from $MNIST_PATH."""
     path = os.environ.get("MNIST_PATH")

@@ -1,6 +1,5 @@
 """The bars on real photos ($DIGITS_PHOTOS_DIR) with the shipped default model."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -17,25 +16,15 @@ def test_edit_distance():
 
 
 @pytest.mark.slow
-def test_photos_meet_the_bars():
-    folder = os.environ.get("DIGITS_PHOTOS_DIR")
-    if not folder or not (Path(folder) / "labels.json").is_file():
-        pytest.skip("DIGITS_PHOTOS_DIR is not set (folder with labels.json)")
-    from edge_runtime.classifier import ModelError
-    from edge_runtime.manifest import default_model_path
-
-    try:
-        model = default_model_path()
-    except ModelError as exc:
-        pytest.skip(f"no shipped model: {exc}")
-    result = evaluate(EvaluateOptions(Path(folder), model=str(model)))
+def test_photos_meet_the_bars(dev_photos, shipped_model):
+    result = evaluate(EvaluateOptions(dev_photos, model=str(shipped_model)))
     misses = [(s.name, s.text, s.label) for s in result.images if s.text != s.label]
     assert result.digit_accuracy >= 0.95, misses
     assert result.image_accuracy >= 0.80, misses
 
 
 @pytest.mark.slow
-def test_negatives_of_photos_read_about_as_well(reader):
+def test_negatives_of_photos_read_about_as_well(reader, dev_photos):
     # Light ink on a dark ground (chalk, white marker on black card): the photos' negatives.
     # Before polarity was settled by the classifier and light ink took the dark-ink path,
     # these read 67% of the digits.
@@ -45,10 +34,8 @@ def test_negatives_of_photos_read_about_as_well(reader):
 
     from edge_runtime.imageio import load_image
 
-    folder = os.environ.get("DIGITS_PHOTOS_DIR")
-    if not folder or not (Path(folder) / "labels.json").is_file():
-        pytest.skip("DIGITS_PHOTOS_DIR is not set (folder with labels.json)")
-    labels = json.loads((Path(folder) / "labels.json").read_text())
+    folder = dev_photos
+    labels = json.loads((folder / "labels.json").read_text())
     correct = total = exact = 0
     misses = []
     for name, entry in sorted(labels.items()):

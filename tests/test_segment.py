@@ -168,32 +168,23 @@ def test_coarse_pass_stops_at_the_height_when_a_closer_look_follows(clean_digits
     assert whole.digit_h == coarse.digit_h and len(whole.blobs) > 0
 
 
-def test_the_other_polarity_gets_no_closer_look_for_far_smaller_digits(monkeypatch):
+def test_the_other_polarity_gets_no_closer_look_for_far_smaller_digits(
+    monkeypatch, dev_photos, shipped_model
+):
     # hyp_2.bmp fitted to 640x480: the polarity is ambiguous; the likelier (dark) polarity's
     # coarse digits are 15 px and need the closer look, the other's "digits" (gaps between
     # strokes) are 8 px: that closer look is skipped, and the reading does not change.
-    import os
-    from pathlib import Path
-
     import edge_runtime.segment.finder as finder
     from benchmarks.finder_profile import fit_frame
-    from edge_runtime.classifier import DigitClassifier, ModelError
-    from edge_runtime.manifest import default_model_path
+    from edge_runtime.classifier import DigitClassifier
     from edge_runtime.pipeline import DigitReader
 
-    folder = os.environ.get("DIGITS_PHOTOS_DIR")
-    if not folder or not (Path(folder) / "hyp_2.bmp").is_file():
-        pytest.skip("DIGITS_PHOTOS_DIR is not set (the dev photos, with hyp_2.bmp)")
-    try:
-        model = default_model_path()
-    except ModelError as exc:
-        pytest.skip(f"no shipped model: {exc}")
-    frame = fit_frame(cv2.imread(str(Path(folder) / "hyp_2.bmp"), cv2.IMREAD_COLOR))
+    frame = fit_frame(cv2.imread(str(dev_photos / "hyp_2.bmp"), cv2.IMREAD_COLOR))
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     looks = []
     real = finder.closer_look
     monkeypatch.setattr(finder, "closer_look", lambda *a, **k: looks.append(a[3]) or real(*a, **k))
-    reader = DigitReader(DigitClassifier(model), min_confidence=0.0)
+    reader = DigitReader(DigitClassifier(shipped_model), min_confidence=0.0)
 
     def run():
         looks.clear()
