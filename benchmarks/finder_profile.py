@@ -90,12 +90,19 @@ def plain_frame(
         r, c = divmod(k, per_row)
         x = int(40 + c * (w - 80) / per_row + ((w - 80) / per_row - side) / 2)
         y = int(h / 2 - side - 20 + r * (side + 40))
-        a = cv2_resize(d, side) * 1.3
-        patch = img[y : y + side, x : x + side]
-        patch[:] = patch * (1 - np.clip(a, 0, 1)) + ink * np.clip(a, 0, 1)
+        draw_digit(img, d, y, x, side, ink)
     img += rng.normal(0, noise, img.shape).astype(np.float32)
     grey = np.clip(img + 0.5, 0, 255).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=2)
+
+
+def draw_digit(img: np.ndarray, digit: np.ndarray, top: int, left: int, side: int, ink: float = 40.0) -> None:
+    """Write one MNIST digit (28x28 uint8), its field scaled to ``side`` px, onto float32 paper
+    ``img`` in place at (top, left): its strokes (x1.3, so that their core is solid) blend the
+    paper towards the ``ink`` grey level."""
+    a = np.clip(cv2_resize(digit, side) * 1.3, 0, 1)
+    patch = img[top : top + side, left : left + side]
+    patch[:] = patch * (1 - a) + ink * a
 
 
 def cv2_resize(digit: np.ndarray, side: int) -> np.ndarray:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.finder_profile import draw_digit
 from edge_runtime.evaluate import edit_distance
 from edge_runtime.imageio import load_image
 from edge_runtime.scenes import render_sheet
@@ -158,9 +159,7 @@ def test_stream_mode_reuses_the_closer_look_and_reads_the_same(
     page = np.full((480, 640), 200.0, np.float32)
     for k in range(10):
         r, c = divmod(k, 5)
-        ink = cv2.resize(x[k], (60, 60), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0
-        patch = page[150 + 100 * r : 210 + 100 * r, 60 + 110 * c : 120 + 110 * c]
-        patch[:] = patch * (1 - np.clip(ink * 1.3, 0, 1)) + 40.0 * np.clip(ink * 1.3, 0, 1)
+        draw_digit(page, x[k], 150 + 100 * r, 60 + 110 * c, 60)
     noisy = page + np.random.default_rng(5).normal(0, 3.0, page.shape).astype(np.float32)
     sheet = cv2.cvtColor(np.clip(noisy, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
     frames = shaking_video(sheet, 8, tmp_path / "small.avi")

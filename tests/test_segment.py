@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.finder_profile import draw_digit
 from edge_runtime.scenes import render_sheet
 from edge_runtime.segment import find_digit_candidates, find_digits, ink_map, polarity, reading_order
 
@@ -140,10 +141,7 @@ def small_digits_frame(x):
     img = np.full((480, 640), 200.0, np.float32)
     for k, d in enumerate(x[:10]):
         r, c = divmod(k, 5)
-        a = cv2.resize(d, (60, 60), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0 * 1.3
-        a = np.clip(a, 0, 1)
-        patch = img[160 + r * 100 : 220 + r * 100, 60 + c * 110 : 120 + c * 110]
-        patch[:] = patch * (1 - a) + 40.0 * a
+        draw_digit(img, d, 160 + r * 100, 60 + c * 110, 60)
     img += np.random.default_rng(0).normal(0, 3.0, img.shape).astype(np.float32)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
@@ -355,9 +353,7 @@ def test_a_streak_cut_off_a_digit_is_not_read_as_one(clean_digits):
     x, _ = clean_digits
     img = np.full((480, 640), 205.0, np.float32)
     for k, d in enumerate(x[20:25]):
-        a = np.clip(cv2.resize(d, (110, 110), interpolation=cv2.INTER_CUBIC) / 255.0 * 1.3, 0, 1)
-        patch = img[180:290, 20 + k * 120 : 130 + k * 120]
-        patch[:] = patch * (1 - a) + 40.0 * a
+        draw_digit(img, d, 180, 20 + k * 120, 110)
     rows, cols = np.nonzero(img[180:290, 260:370] < 120)
     foot = 180 + rows.max()
     left = 260 + cols[rows > rows.max() - 8].min()
