@@ -412,13 +412,10 @@ def _export_locked(options: ExportOptions, out_dir: Path, log: Callable[[str], N
         if why:  # counted like a failed variant: the exit status says so
             result.variants.append(VariantResult(STEPWISE_NAME, "failed", reason=why))
         final = {**_carried(prev_entries, sources, kept, out_dir), **kept, **new_entries}
+        # Unchanged: no new files, and the manifest would read exactly as the one in force (the
+        # same entries, so the same files; a new tolerance or a key added since is written again).
         unchanged = (
-            not new_entries
-            and previous is not None
-            and set(final) == set(prev_entries)
-            # (the same files, but a manifest that would read differently, e.g. a new tolerance
-            # or a key added since, is written again)
-            and build_manifest(list(final.values()), options.quant_tolerance_pp) == previous
+            not new_entries and build_manifest(list(final.values()), options.quant_tolerance_pp) == previous
         )
         if final and not unchanged:  # else nothing changed, or everything failed: keep the folder
             _switch(out_dir, work, final, new_entries, previous, options, result)

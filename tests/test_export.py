@@ -192,6 +192,22 @@ def test_second_export_reuses_everything_quickly(exported):
 
 
 @pytest.mark.slow
+def test_an_up_to_date_export_with_another_tolerance_rewrites_only_the_manifest(exported, tmp_path):
+    from export.run import run_export
+
+    out = tmp_path / "models"
+    shutil.copytree(exported["out"], out)
+    files = {p.name: p.read_bytes() for p in out.glob("*.tflite")}
+    before = json.loads((out / "manifest.json").read_text())
+    r = run_export(options(exported["tmp"], out_dir=out, quant_tolerance_pp=2.5))
+    assert [v.status for v in r.variants] == ["cached"] * 4
+    after = json.loads((out / "manifest.json").read_text())
+    assert before["default_tolerance_pp"] == 3.0 and after["default_tolerance_pp"] == 2.5
+    assert "within 2.5 pp" in after["default_reason"] and after["models"] == before["models"]
+    assert {p.name: p.read_bytes() for p in out.glob("*.tflite")} == files
+
+
+@pytest.mark.slow
 def test_converter_crash_and_accuracy_loss_fail_only_their_variant(exported, monkeypatch, tmp_path):
     from export.convert import CRASH_HOOK_ENV
     from export.run import run_export
