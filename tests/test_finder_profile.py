@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from benchmarks.finder_profile import summarise
+from benchmarks.finder_profile import STAGES, summarise
 
 
 def _run(frames: list[dict[str, list[float]]]) -> dict:
     """A worker's result for one set, frames given as {stage: reads}."""
-    stages = ("find", "normalize", "classify", "total")
-    reads = {s: [f[s] for f in frames] for s in stages}
+    reads = {s: [f[s] for f in frames] for s in STAGES}
     return {
         "code": "x",
         "sets": {
