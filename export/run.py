@@ -32,6 +32,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -460,14 +461,30 @@ def _plan(sources, prev_entries, options, out_dir, result, log):
                 and f.stat().st_size == old["size_bytes"]
                 and sha256_file(f) == old["sha256"]
             ):
-                kept[v.name] = old
-                result.variants.append(VariantResult(v.name, "cached", entry=old))
-                log(variant_line(old, "cached", 0.0))
+                _keep_cached(v, old, options, kept, result, log)
             else:
                 todo.append(v)
         if todo:
             plan.append((src, todo))
     return plan, kept
+
+
+def _keep_cached(v: Variant, old: dict, options, kept: dict, result, log) -> None:
+    """A cached file ships only if its recorded verification still passes ``ship_problems`` under
+    this run's tolerance (the tolerance is not in the cache key: the conversion does not depend on
+    it, so a stricter rule re-judges the recorded figures instead of converting again). One that
+    fails now is dropped like a freshly converted file that fails."""
+    tol = options.quant_tolerance_pp if v.quantized else options.float_tolerance_pp
+    problems = ship_problems(v, SimpleNamespace(**old), old["keras_test_accuracy"], tol)
+    if problems:
+        why = "; ".join(problems)
+        result.variants.append(VariantResult(v.name, "failed", reason=why))
+        log(f"{v.name:<26} FAILED  {why}")
+        return
+    entry = {**old, "tolerance_pp": tol}
+    kept[v.name] = entry
+    result.variants.append(VariantResult(v.name, "cached", entry=entry))
+    log(variant_line(entry, "cached", 0.0))
 
 
 def _carried(prev_entries, sources, kept, out_dir) -> dict[str, dict]:

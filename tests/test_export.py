@@ -203,8 +203,39 @@ def test_an_up_to_date_export_with_another_tolerance_rewrites_only_the_manifest(
     assert [v.status for v in r.variants] == ["cached"] * 4
     after = json.loads((out / "manifest.json").read_text())
     assert before["default_tolerance_pp"] == 3.0 and after["default_tolerance_pp"] == 2.5
-    assert "within 2.5 pp" in after["default_reason"] and after["models"] == before["models"]
+    assert "within 2.5 pp" in after["default_reason"]
+    # The quantized entries record the rule they now pass under; nothing else in them changes.
+    for b, a in zip(before["models"], after["models"]):
+        quantized = b["quantization"] != "float32"
+        assert a["tolerance_pp"] == (2.5 if quantized else b["tolerance_pp"])
+        assert {**a, "tolerance_pp": b["tolerance_pp"]} == b
     assert {p.name: p.read_bytes() for p in out.glob("*.tflite")} == files
+
+
+@pytest.mark.slow
+def test_a_stricter_tolerance_drops_cached_files_that_no_longer_pass(exported, tmp_path):
+    """The tolerance is not in the cache key (conversion does not depend on it), so the cached
+    files' recorded figures are judged again: one that fails the stricter rule is dropped, as
+    a freshly converted one would be, and the files that pass stay cached."""
+    from export.run import run_export
+
+    out = tmp_path / "models"
+    shutil.copytree(exported["out"], out)
+    # The small model loses nothing under int8, so one entry is made to record a 2 pp loss, as
+    # a file shipped under a 3 pp rule may have.
+    doc = manifest(out)
+    lossy = next(e for e in doc["models"] if e["name"] == "lstm_unrolled_int8")
+    lossy["test_accuracy"] = lossy["keras_test_accuracy"] - 0.02
+    (out / "manifest.json").write_text(json.dumps(doc))
+    r = run_export(options(exported["tmp"], out_dir=out, quant_tolerance_pp=1.0))
+    status = {v.name: (v.status, v.reason) for v in r.variants}
+    assert status["lstm_unrolled_int8"][0] == "failed"
+    assert "2.00 pp below Keras" in status["lstm_unrolled_int8"][1] and "tolerance 1.0 pp" in status["lstm_unrolled_int8"][1]
+    for name in ("lstm_fused_float32", "lstm_fused_int8", "lstm_unrolled_dynamic"):
+        assert status[name] == ("cached", "")
+    listed = {e["name"] for e in manifest(out)["models"]}
+    assert "lstm_unrolled_int8" not in listed and manifest(out)["default_tolerance_pp"] == 1.0
+    assert sorted(p.name for p in out.glob("*.tflite")) == sorted(e["file"] for e in manifest(out)["models"])
 
 
 @pytest.mark.slow
