@@ -230,7 +230,10 @@ def test_a_stricter_tolerance_drops_cached_files_that_no_longer_pass(exported, t
     r = run_export(options(exported["tmp"], out_dir=out, quant_tolerance_pp=1.0))
     status = {v.name: (v.status, v.reason) for v in r.variants}
     assert status["lstm_unrolled_int8"][0] == "failed"
-    assert "2.00 pp below Keras" in status["lstm_unrolled_int8"][1] and "tolerance 1.0 pp" in status["lstm_unrolled_int8"][1]
+    assert (
+        "2.00 pp below Keras" in status["lstm_unrolled_int8"][1]
+        and "tolerance 1.0 pp" in status["lstm_unrolled_int8"][1]
+    )
     for name in ("lstm_fused_float32", "lstm_fused_int8", "lstm_unrolled_dynamic"):
         assert status[name] == ("cached", "")
     listed = {e["name"] for e in manifest(out)["models"]}
