@@ -19,6 +19,8 @@ slightly different ink map, another threshold) is judged on this, not on three p
 Timing is not measured here (``benchmarks.finder_profile`` does that).
 
     python -m benchmarks.readings_check --baseline HEAD     # this working tree against HEAD
+    python -m benchmarks.readings_check --model new.tflite --baseline-model models/old.tflite
+                                                            # a retrained model against the old one
 """
 
 from __future__ import annotations
@@ -133,9 +135,19 @@ def compare(frames: list[dict], new: dict, old: dict) -> dict:
     return out
 
 
-def run_check(baseline: str, model: Path, photos_dir: Path | None, synthetic: int = 120) -> dict:
-    """-> {"baseline": {"ref", "commit"}, "model", "sets": compare(...)}: the frames read by the
-    code at ``baseline`` (a temporary git worktree) and by this code, with ``model``."""
+def run_check(
+    baseline: str,
+    model: Path,
+    photos_dir: Path | None,
+    synthetic: int = 120,
+    baseline_model: Path | None = None,
+) -> dict:
+    """-> {"baseline": {"ref", "commit"}, "model", "baseline_model", "sets": compare(...)}: the
+    frames read by the code at ``baseline`` (a temporary git worktree) with ``baseline_model``
+    (default: ``model``) and by this code with ``model``. With two models and ``baseline``
+    HEAD, it checks a retrained model instead of a code change: the finder's choices (polarity,
+    what is a digit) lean on the classifier's confidence, so a new model can change them."""
+    baseline_model = baseline_model or model
     from benchmarks.finder_profile import baseline_worktree, run_worker
 
     root = Path(__file__).resolve().parent.parent
@@ -144,11 +156,12 @@ def run_check(baseline: str, model: Path, photos_dir: Path | None, synthetic: in
         folder.mkdir()
         frames = write_frames(folder, photos_dir, synthetic)
         with baseline_worktree(baseline, tmp) as (worktree, commit):
-            old = run_worker(worktree, __file__, [str(folder), str(model)])
+            old = run_worker(worktree, __file__, [str(folder), str(baseline_model)])
         new = run_worker(root, __file__, [str(folder), str(model)])
     return {
         "baseline": {"ref": baseline, "commit": commit},
         "model": model.name,
+        "baseline_model": baseline_model.name,
         "sets": compare(frames, new, old),
     }
 
@@ -206,14 +219,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--synthetic", type=int, default=120, help="plain frames (rendered: two thirds of it, large: a third)"
     )
+    p.add_argument(
+        "--baseline-model",
+        type=Path,
+        help="TFLite model the baseline code reads with (default: --model); with --baseline HEAD "
+        "this compares two models on the same code",
+    )
     p.add_argument("--out", type=Path, help="write the JSON here")
     a = p.parse_args(argv)
     model = a.model.resolve() if a.model else _default_model()
+    old_model = a.baseline_model.resolve() if a.baseline_model else None
     photos = os.environ.get("DIGITS_PHOTOS_DIR")
-    data = run_check(a.baseline, model, Path(photos) if photos else None, a.synthetic)
+    data = run_check(a.baseline, model, Path(photos) if photos else None, a.synthetic, old_model)
     if a.out:
         a.out.write_text(json.dumps(data, indent=1))
-    print(render(data["sets"], a.baseline))
+    two_models = data["baseline_model"] != data["model"]
+    print(render(data["sets"], f"{a.baseline} with {data['baseline_model']}" if two_models else a.baseline))
     return 1 if any(s["new"] < s["old"] for s in data["sets"].values()) else 0
 
 

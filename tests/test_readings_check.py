@@ -53,6 +53,26 @@ def test_a_small_run_against_head_reads_every_frame_the_same(mnist_test, tmp_pat
     assert section.startswith("## Readings check") and "| plain | 4 |" in section
 
 
+def test_two_models_on_the_same_code_list_the_frames_they_read_differently(
+    mnist_test, tmp_path, monkeypatch, capsys
+):
+    """--baseline-model: the baseline side reads with the shipped LSTM, this side with the RNN
+    (97% on MNIST): the seeded frames hold digits the two read differently."""
+    from benchmarks.finder_profile import _default_model
+
+    monkeypatch.delenv("DIGITS_PHOTOS_DIR", raising=False)
+    lstm = _default_model()
+    rnn = next(lstm.parent.glob("rnn_unrolled_dynamic-*.tflite"))
+    out = tmp_path / "readings.json"
+    argv = ["--synthetic", "4", "--model", str(rnn), "--baseline-model", str(lstm), "--out", str(out)]
+    rc = readings_check.main(argv)
+    data = json.loads(out.read_text())
+    assert (data["model"], data["baseline_model"]) == (rnn.name, lstm.name)
+    changed = [c for s in data["sets"].values() for c in s["changed"]]
+    assert changed and rc == 1  # the RNN reads fewer digits right
+    assert f"HEAD with {lstm.name} read" in capsys.readouterr().out
+
+
 def test_frames_are_lossless_files_with_their_labels(mnist_test, tmp_path):
     frames = readings_check.write_frames(tmp_path, None, synthetic=2)
     assert [f["set"] for f in frames] == ["plain", "plain", "rendered"]
