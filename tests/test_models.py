@@ -51,5 +51,5 @@ def test_last_time_step_matters():
 
 
 def test_unknown_arch_is_named():
-    with pytest.raises(ValueError, match="'cnn'"):
-        build_model("cnn")
+    with pytest.raises(ValueError, match="'transformer'"):
+        build_model("transformer")

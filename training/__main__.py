@@ -14,9 +14,9 @@ import argparse
 import dataclasses
 import sys
 
-from training.architectures import ARCHITECTURES
+from training.architectures import TRAINABLE
 
-RECIPES = ("default", "shipped", "lesson")
+RECIPES = ("default", "shipped", "lesson", "teacher")
 
 
 # parse_options is long on purpose: one add_argument per training option, in TrainOptions'
@@ -36,9 +36,12 @@ def parse_options(argv: list[str] | None = None):
         choices=RECIPES,
         default="default",
         help="default: the shipped LSTM-64's; shipped: the one --arch's committed run used (the "
-        "relatives: 20 epochs, no styles, no elastic); lesson: Adam 0.01, batch 64, 150 steps (default: default)",
+        "relatives: 20 epochs, no styles, no elastic); lesson: Adam 0.01, batch 64, 150 steps; teacher: "
+        "the CNN that --teacher distils from, into runs/cnn (default: default)",
     )
-    p.add_argument("--arch", choices=ARCHITECTURES, help=f"recurrent layer (default: {d.arch})")
+    p.add_argument(
+        "--arch", choices=TRAINABLE, help=f"recurrent layer, or cnn: the teacher (default: {d.arch})"
+    )
     p.add_argument("--units", type=int, help=f"recurrent units (default: {d.units})")
     p.add_argument(
         "--out", dest="out_dir", help="run folder (default: runs/<arch>, runs/<arch>_lesson for the lesson)"
@@ -87,6 +90,18 @@ def parse_options(argv: list[str] | None = None):
         "--style-weights",
         help="with --styles: per style a 0..1 factor on its share, e.g. long_tail_9=0.5,open_top_4=0.5 "
         "(default: all 1)",
+    )
+    p.add_argument(
+        "--teacher",
+        help="run folder of a trained teacher (--recipe teacher): distil from it (default: labels only)",
+    )
+    p.add_argument(
+        "--distill", type=float, help=f"with --teacher: weight of its soft targets (default: {d.distill})"
+    )
+    p.add_argument(
+        "--distill-temperature",
+        type=float,
+        help=f"with --teacher: softmax temperature of the distillation term (default: {d.distill_temperature})",
     )
     p.add_argument(
         "--mnist", help="path to mnist.npz (default: $MNIST_PATH, then ~/.keras/datasets/mnist.npz)"
@@ -140,6 +155,8 @@ def parse_options(argv: list[str] | None = None):
         return TrainOptions.lesson(**given)
     if recipe == "shipped":
         return TrainOptions.shipped(**given)
+    if recipe == "teacher":
+        return TrainOptions.teacher_recipe(**given)
     return dataclasses.replace(d, **given)
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.architectures import ARCHITECTURES
+from training.architectures import ARCHITECTURES, TEACHER_ARCH
 from training.peephole import PeepholeLSTMCell  # also registers the cell, so load_keras can read it
+from training.teacher import build_teacher
 from training.tfkeras import keras
 
 __all__ = ["ARCHITECTURES", "INPUT_SHAPE", "RECURRENT_LAYER", "build_model", "load_keras", "rebuild"]
@@ -41,6 +42,8 @@ def build_model(arch: str = "lstm", units: int = 64, unroll: bool = False) -> ke
     """
     if units < 1:
         raise ValueError(f"units must be >= 1, got {units}")
+    if arch == TEACHER_ARCH:  # the distillation teacher: no recurrent layer, no units
+        return build_teacher()
     inputs = keras.Input(shape=INPUT_SHAPE, name="rows", dtype="float32")
     x = recurrent_layer(arch, units, unroll)(inputs)
     logits = keras.layers.Dense(10, name="logits")(x)

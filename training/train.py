@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from training import styles
+from training.architectures import TEACHER_ARCH, TRAINABLE
 from training.augment import AugmentOptions, augment_batch
 from training.data import load_mnist
-from training.models import ARCHITECTURES, build_model, load_keras, rebuild
+from training.models import build_model, keras_file, load_keras, rebuild
 from training.tfkeras import keras, tf
 
 SCHEDULES = ("onecycle", "cosine", "constant")
@@ -51,7 +52,8 @@ class TrainOptions:
     """Everything that decides a training run. The defaults are the default recipe."""
 
     arch: str = "lstm"
-    """Recurrent layer: lstm, gru, rnn (SimpleRNN) or peephole."""
+    """Recurrent layer: lstm, gru, rnn (SimpleRNN) or peephole; or cnn, the distillation teacher
+    (training/teacher.py, never exported)."""
     units: int = 64
     """Recurrent units (the lesson uses 64)."""
     out_dir: str | None = None
@@ -87,6 +89,15 @@ class TrainOptions:
     style_weights: str = ""
     """Per style, a 0..1 factor on its share, e.g. "long_tail_9=0.5,open_top_4=0.5" (training/styles.py
     parse_weights); styles not named keep the full share."""
+    teacher: str | None = None
+    """Run folder (or .keras file) of a trained teacher (``--recipe teacher``): the loss then
+    also asks the model to match the teacher's softened outputs on the same augmented images
+    (knowledge distillation, training/teacher.py); None = labels only."""
+    distill: float = 0.7
+    """With a teacher: weight of the teacher's soft targets in the loss (the labels get the rest)."""
+    distill_temperature: float = 2.0
+    """With a teacher: softmax temperature of both outputs in the distillation term (its
+    gradient is scaled back by the square, as Hinton et al. do)."""
     mnist: str | None = None
     """Path to mnist.npz; default $MNIST_PATH, then the Keras cache."""
     val_size: int = 5000
@@ -136,6 +147,13 @@ class TrainOptions:
         )
         return cls(**{**base, **overrides})
 
+    @classmethod
+    def teacher_recipe(cls, **overrides) -> TrainOptions:
+        """The distillation teacher (training/teacher.py): the CNN, 15 epochs at a peak learning
+        rate of 3e-3, half of every batch elastically distorted, the default styles."""
+        base = dict(arch=TEACHER_ARCH, epochs=15, lr=3e-3, elastic=0.5, recipe="teacher")
+        return cls(**{**base, **overrides})
+
     @property
     def run_dir(self) -> Path:
         if self.out_dir:
@@ -144,8 +162,16 @@ class TrainOptions:
 
     def check(self) -> None:
         """Raise ValueError naming the first bad option."""
-        if self.arch not in ARCHITECTURES:
-            raise ValueError(f"unknown arch {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+        if self.arch not in TRAINABLE:
+            raise ValueError(f"unknown arch {self.arch!r}; choose one of {', '.join(TRAINABLE)}")
+        if self.teacher is not None:
+            if self.arch == TEACHER_ARCH:
+                raise ValueError("the teacher (--arch cnn) is trained from the labels, not from a teacher")
+            if not 0 <= self.distill <= 1:
+                raise ValueError(f"distill must be a weight in [0, 1], got {self.distill}")
+            if not self.distill_temperature > 0:
+                raise ValueError(f"distill_temperature must be > 0, got {self.distill_temperature}")
+            keras_file(self.teacher)  # FileNotFoundError saying how to train one
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if self.eval_on not in EVAL_SETS:
@@ -227,6 +253,11 @@ def fingerprint(o: TrainOptions, data_sha256: str) -> str:
     (so an edited augmentation or style edit never resumes from checkpoints it did not make)."""
     skip = {"out_dir", "epochs", "steps", "eval_every", "eval_on", "resume", "mnist", "recipe"}
     decisive = {k: v for k, v in dataclasses.asdict(o).items() if k not in skip}
+    if o.teacher is None:  # (runs from before distillation keep their fingerprints)
+        for name in ("teacher", "distill", "distill_temperature"):
+            decisive.pop(name)
+    else:  # the teacher's weights, not where they lie
+        decisive["teacher"] = hashlib.sha256(keras_file(o.teacher).read_bytes()).hexdigest()
     code = image_code_sha256(o)
     return hashlib.sha256(json.dumps([decisive, data_sha256, code], sort_keys=True).encode()).hexdigest()[:16]
 
@@ -445,9 +476,29 @@ def restyle(o: TrainOptions, x: np.ndarray, y: np.ndarray, epoch: int | None) ->
     return styles.restyle(x, y, o.styles, seed=seed, weights=weights)
 
 
+def make_loss(o: TrainOptions):
+    """loss(x, y, logits): cross-entropy with the labels; with a teacher, blended with the
+    distillation term: T^2 * KL(teacher || model) of both outputs softened by temperature T, the
+    teacher reading the same augmented images ``x``."""
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if o.teacher is None:
+        return lambda x, y, logits: loss_fn(y, logits)
+    teacher = load_keras(o.teacher)
+    weight, temp = float(o.distill), float(o.distill_temperature)
+
+    def loss(x, y, logits):
+        soft = tf.stop_gradient(teacher(x, training=False)) / temp
+        kl = tf.reduce_sum(
+            tf.nn.softmax(soft) * (tf.nn.log_softmax(soft) - tf.nn.log_softmax(logits / temp)), axis=1
+        )
+        return (1.0 - weight) * loss_fn(y, logits) + weight * temp * temp * tf.reduce_mean(kl)
+
+    return loss
+
+
 def make_steps(o: TrainOptions, model, optimizer):
     """The compiled training step (augment, forward, backward, update) and the inference call."""
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    loss_fn = make_loss(o)
     augment_options = AugmentOptions(elastic=o.elastic)
 
     @tf.function(jit_compile=o.jit_compile, reduce_retracing=True)
@@ -457,7 +508,7 @@ def make_steps(o: TrainOptions, model, optimizer):
             x = augment_batch(x, seed, augment_options)
         with tf.GradientTape() as tape:
             logits = model(x, training=True)
-            loss = loss_fn(y, logits)
+            loss = loss_fn(x, y, logits)
         optimizer.apply_gradients(
             zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
         )
