@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,6 +35,16 @@ def teacher_run(tmp_path_factory):
     return run
 
 
+def tmp_path_factory_teacher(beside) -> Path:
+    """A second teacher with other weights, in a folder next to ``beside``."""
+    other = beside.parent / (beside.name + "_other")
+    if not (other / "model.keras").is_file():
+        other.mkdir(exist_ok=True)
+        tf.keras.utils.set_random_seed(2)
+        build_model("cnn").save(other / "model.keras")
+    return other
+
+
 def test_the_teacher_reads_the_recurrent_models_input_and_survives_a_rebuild():
     teacher = build_model("cnn")
     x = np.random.default_rng(0).random((3, 28, 28), dtype=np.float32)
@@ -58,6 +69,15 @@ def test_distillation_loss_matches_hinton_et_al_computed_in_numpy(teacher_run):
         p_t = np.exp(log_softmax(t / temp))
         kl = (p_t * (log_softmax(t / temp) - log_softmax(logits / temp))).sum(axis=1).mean()
         assert got == pytest.approx((1 - w) * ce + w * temp**2 * kl, rel=1e-4), (w, temp)
+    # Two teachers: the mean of their log-probabilities is the teacher.
+    other = tmp_path_factory_teacher(teacher_run)
+    t2 = keras.models.load_model(other / "model.keras", compile=False)(x, training=False).numpy()
+    mean = (log_softmax(t) + log_softmax(t2)) / 2
+    o = TrainOptions(teacher=f"{teacher_run},{other}", distill=1.0, distill_temperature=2.0)
+    got = float(make_loss(o)(tf.constant(x), tf.constant(y), tf.constant(logits)))
+    p_t = np.exp(log_softmax(mean / 2))
+    kl = (p_t * (log_softmax(mean / 2) - log_softmax(logits / 2))).sum(axis=1).mean()
+    assert got == pytest.approx(4 * kl, rel=1e-4)
     # The teacher's own logits cost nothing in the distillation term.
     o = TrainOptions(teacher=str(teacher_run), distill=1.0)
     assert float(make_loss(o)(tf.constant(x), tf.constant(y), tf.constant(t))) == pytest.approx(0, abs=1e-5)
@@ -88,11 +108,14 @@ def test_distillation_options_are_checked_and_the_teachers_weights_are_in_the_fi
     assert fingerprint(student, "d") != fingerprint(plain, "d")
     assert fingerprint(dataclasses.replace(student, teacher=str(moved)), "d") == fingerprint(student, "d")
     assert fingerprint(dataclasses.replace(student, distill=0.5), "d") != fingerprint(student, "d")
-    other = tmp_path / "other"
-    other.mkdir()
-    tf.keras.utils.set_random_seed(2)
-    build_model("cnn").save(other / "model.keras")
+    other = tmp_path_factory_teacher(teacher_run)
     assert fingerprint(dataclasses.replace(student, teacher=str(other)), "d") != fingerprint(student, "d")
+    both = dataclasses.replace(student, teacher=f"{teacher_run}, {other}")
+    assert both.teachers == [str(teacher_run), str(other)] and fingerprint(both, "d") != fingerprint(
+        student, "d"
+    )
+    with pytest.raises(FileNotFoundError, match="python -m training"):
+        dataclasses.replace(both, teacher=f"{teacher_run},{tmp_path / 'missing'}").check()
 
 
 @needs_mnist

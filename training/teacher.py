@@ -8,8 +8,9 @@ looks like a 9, which a one-hot label cannot say. The student sees exactly the i
 the teacher is asked about, in the same compiled step (Beyer et al., 2022: a teacher
 is best "patient and consistent").
 
-    python -m training --recipe teacher                      # runs/cnn_teacher
-    python -m training --teacher runs/cnn_teacher --out runs/lstm_distilled
+    python -m training --recipe teacher                      # runs/cnn
+    python -m training --teacher runs/cnn --out runs/lstm_distilled
+    python -m training --teacher runs/cnn,runs/lstm_labels   # an ensemble of two teachers
 
 The teacher reads the same (batch, 28, 28) input as the recurrent models and returns
 logits; it is trained by the same code (``--arch cnn``) but export never converts it.
@@ -22,8 +23,8 @@ from training.tfkeras import keras
 
 
 def build_teacher() -> keras.Model:
-    """Conv 32 - conv 64 - pool - conv 64 - pool - dense 128 (dropout 0.3 twice): about
-    190k parameters, ~99.5% on MNIST; logits, shape (batch, 10)."""
+    """Conv 32 - conv 64 - pool - conv 64 - pool - dense 128 (dropout 0.3 twice), 262k
+    parameters; logits, shape (batch, 10)."""
     inputs = keras.Input(shape=(28, 28), name="rows", dtype="float32")
     x = keras.layers.Reshape((28, 28, 1))(inputs)
     x = keras.layers.Conv2D(32, 3, activation="relu")(x)

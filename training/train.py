@@ -90,9 +90,10 @@ class TrainOptions:
     """Per style, a 0..1 factor on its share, e.g. "long_tail_9=0.5,open_top_4=0.5" (training/styles.py
     parse_weights); styles not named keep the full share."""
     teacher: str | None = None
-    """Run folder (or .keras file) of a trained teacher (``--recipe teacher``): the loss then
-    also asks the model to match the teacher's softened outputs on the same augmented images
-    (knowledge distillation, training/teacher.py); None = labels only."""
+    """Run folder (or .keras file) of a trained teacher (``--recipe teacher``), or several joined
+    by commas (an ensemble: the mean of their log-probabilities): the loss then also asks the
+    model to match the teacher's softened outputs on the same augmented images (knowledge
+    distillation, training/teacher.py); None = labels only."""
     distill: float = 0.7
     """With a teacher: weight of the teacher's soft targets in the loss (the labels get the rest)."""
     distill_temperature: float = 2.0
@@ -155,6 +156,11 @@ class TrainOptions:
         return cls(**{**base, **overrides})
 
     @property
+    def teachers(self) -> list[str]:
+        """The teacher run folders (``teacher`` split at commas); [] without one."""
+        return [p.strip() for p in (self.teacher or "").split(",") if p.strip()]
+
+    @property
     def run_dir(self) -> Path:
         if self.out_dir:
             return Path(self.out_dir)
@@ -171,7 +177,8 @@ class TrainOptions:
                 raise ValueError(f"distill must be a weight in [0, 1], got {self.distill}")
             if not self.distill_temperature > 0:
                 raise ValueError(f"distill_temperature must be > 0, got {self.distill_temperature}")
-            keras_file(self.teacher)  # FileNotFoundError saying how to train one
+            for path in self.teachers:
+                keras_file(path)  # FileNotFoundError saying how to train one
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if self.eval_on not in EVAL_SETS:
@@ -257,7 +264,7 @@ def fingerprint(o: TrainOptions, data_sha256: str) -> str:
         for name in ("teacher", "distill", "distill_temperature"):
             decisive.pop(name)
     else:  # the teacher's weights, not where they lie
-        decisive["teacher"] = hashlib.sha256(keras_file(o.teacher).read_bytes()).hexdigest()
+        decisive["teacher"] = [hashlib.sha256(keras_file(p).read_bytes()).hexdigest() for p in o.teachers]
     code = image_code_sha256(o)
     return hashlib.sha256(json.dumps([decisive, data_sha256, code], sort_keys=True).encode()).hexdigest()[:16]
 
@@ -479,15 +486,20 @@ def restyle(o: TrainOptions, x: np.ndarray, y: np.ndarray, epoch: int | None) ->
 def make_loss(o: TrainOptions):
     """loss(x, y, logits): cross-entropy with the labels; with a teacher, blended with the
     distillation term: T^2 * KL(teacher || model) of both outputs softened by temperature T, the
-    teacher reading the same augmented images ``x``."""
+    teacher reading the same augmented images ``x``. Several teachers: the mean of their
+    log-probabilities (a normalised geometric mean of their probabilities) is the teacher's."""
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if o.teacher is None:
         return lambda x, y, logits: loss_fn(y, logits)
-    teacher = load_keras(o.teacher)
+    teachers = [load_keras(p) for p in o.teachers]
+
+    def teacher(x):
+        return tf.add_n([tf.nn.log_softmax(t(x, training=False)) for t in teachers]) / len(teachers)
+
     weight, temp = float(o.distill), float(o.distill_temperature)
 
     def loss(x, y, logits):
-        soft = tf.stop_gradient(teacher(x, training=False)) / temp
+        soft = tf.stop_gradient(teacher(x)) / temp
         kl = tf.reduce_sum(
             tf.nn.softmax(soft) * (tf.nn.log_softmax(soft) - tf.nn.log_softmax(logits / temp)), axis=1
         )
