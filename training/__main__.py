@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         from training.train import train  # TensorFlow: only once the options are valid
 
         print(
-            f"training {options.arch}-{options.units} ({options.recipe} recipe) -> {options.run_dir}",
+            f"training {options.label} ({options.recipe} recipe) -> {options.run_dir}",
             flush=True,
         )
         result = train(options, log=lambda msg: print(msg, flush=True))

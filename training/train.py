@@ -156,6 +156,11 @@ class TrainOptions:
         return cls(**{**base, **overrides})
 
     @property
+    def label(self) -> str:
+        """The model's name in logs and plots: lstm-64, or cnn for the teacher (it has no units)."""
+        return self.arch if self.arch == TEACHER_ARCH else f"{self.arch}-{self.units}"
+
+    @property
     def teachers(self) -> list[str]:
         """The teacher run folders (``teacher`` split at commas); [] without one."""
         return [p.strip() for p in (self.teacher or "").split(",") if p.strip()]
@@ -679,8 +684,7 @@ def plot_curves(path: Path, r: TrainResult, o: TrainOptions) -> None:
     ax_loss.set_ylabel("cross-entropy"), ax_loss.legend()
     ax_acc.set_ylabel("accuracy"), ax_acc.legend(loc="lower right")
     fig.suptitle(
-        f"{o.arch}-{o.units} ({o.recipe}{', augmented' if o.augment else ''}): "
-        f"test accuracy {r.test_accuracy:.4f}"
+        f"{o.label} ({o.recipe}{', augmented' if o.augment else ''}): test accuracy {r.test_accuracy:.4f}"
     )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -710,7 +714,7 @@ def plot_confusion(path: Path, confusion: np.ndarray, acc: float, o: TrainOption
             )
     ax.set_xticks(range(10)), ax.set_yticks(range(10))
     ax.set_xlabel("predicted digit"), ax.set_ylabel("true digit")
-    ax.set_title(f"{o.arch}-{o.units} test confusion (acc {acc:.4f})")
+    ax.set_title(f"{o.label} test confusion (acc {acc:.4f})")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
