@@ -94,6 +94,8 @@ def test_distillation_options_are_checked_and_the_teachers_weights_are_in_the_fi
         TrainOptions(teacher=str(teacher_run), distill_temperature=0).check()
     with pytest.raises(ValueError, match="teacher"):
         TrainOptions(arch="cnn", teacher=str(teacher_run)).check()
+    with pytest.raises(ValueError, match="no run folder"):
+        TrainOptions(teacher=" , ").check()
     TrainOptions(teacher=str(teacher_run)).check()
     TrainOptions.teacher_recipe().check()
 

@@ -93,7 +93,8 @@ def parse_options(argv: list[str] | None = None):
     )
     p.add_argument(
         "--teacher",
-        help="run folder of a trained teacher (--recipe teacher): distil from it (default: labels only)",
+        help="run folder of a trained teacher (--recipe teacher), or several joined by commas (their "
+        "ensemble): distil from it (default: labels only)",
     )
     p.add_argument(
         "--distill", type=float, help=f"with --teacher: weight of its soft targets (default: {d.distill})"

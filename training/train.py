@@ -182,6 +182,8 @@ class TrainOptions:
                 raise ValueError(f"distill must be a weight in [0, 1], got {self.distill}")
             if not self.distill_temperature > 0:
                 raise ValueError(f"distill_temperature must be > 0, got {self.distill_temperature}")
+            if not self.teachers:
+                raise ValueError(f"teacher names no run folder: {self.teacher!r}")
             for path in self.teachers:
                 keras_file(path)  # FileNotFoundError saying how to train one
         if self.schedule not in SCHEDULES:
