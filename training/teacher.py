@@ -10,7 +10,7 @@ is best "patient and consistent").
 
     python -m training --recipe teacher                      # runs/cnn
     python -m training --teacher runs/cnn --out runs/lstm_distilled
-    python -m training --teacher runs/cnn,runs/lstm_labels   # an ensemble of two teachers
+    python -m training --teacher runs/cnn,runs/lstm --out runs/lstm_ens   # an ensemble: the CNN and the shipped LSTM
 
 The teacher reads the same (batch, 28, 28) input as the recurrent models and returns
 logits; it is trained by the same code (``--arch cnn``) but export never converts it.
