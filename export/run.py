@@ -479,7 +479,7 @@ def _keep_cached(v: Variant, old: dict, options, kept: dict, result, log) -> Non
     if problems:
         why = "; ".join(problems)
         result.variants.append(VariantResult(v.name, "failed", reason=why))
-        log(f"{v.name:<26} FAILED  {why}")
+        log(failed_line(v.name, why))
         return
     entry = {**old, "tolerance_pp": tol}
     kept[v.name] = entry
@@ -595,7 +595,7 @@ def _export_source(
     def record(v, status, entry=None, why=""):
         secs = time.perf_counter() - started["t"]
         result.variants.append(VariantResult(v.name, status, reason=why, entry=entry, seconds=secs))
-        log(variant_line(entry, "ok", secs) if entry else f"{v.name:<26} FAILED  {why}")
+        log(variant_line(entry, "ok", secs) if entry else failed_line(v.name, why))
         started["t"] = time.perf_counter()
 
     def on_done(v, msg):
@@ -676,6 +676,11 @@ def _measure_latency(mine: list[dict], work: Path, data: dict, options, src: Sou
         f"{src.arch}: latency, 1 thread, us/digit (median of the fastest round): "
         + ", ".join(f"{e['name']} {e['latency_us_p50']:.1f}" for e in mine)
     )
+
+
+def failed_line(name: str, why: str) -> str:
+    """The log line of a variant that does not ship, in ``variant_line``'s columns."""
+    return f"{name:<26} FAILED  {why}"
 
 
 def variant_line(e: dict, status: str, seconds: float) -> str:
