@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +15,21 @@ from training.models import build_model, rebuild
 from training.tfkeras import tf
 from training.train import TrainOptions, fingerprint, make_loss, train
 
-needs_mnist = pytest.mark.skipif(
-    not os.environ.get("MNIST_PATH"), reason="MNIST_PATH is not set (point it at mnist.npz)"
-)
-
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def reference_loss(
+    teacher_logp: np.ndarray, logits: np.ndarray, y: np.ndarray, w: float, temp: float
+) -> float:
+    """(1 - w) * CE(labels) + w * T^2 * KL(softmax(t / T) || softmax(s / T)), in numpy; ``teacher_logp``
+    is the teacher's log-probabilities (or logits: the softmax does not see the difference)."""
+    ce = -log_softmax(logits)[np.arange(len(y)), y].mean()
+    soft = log_softmax(teacher_logp / temp)
+    kl = (np.exp(soft) * (soft - log_softmax(logits / temp))).sum(axis=1).mean()
+    return (1 - w) * ce + w * temp**2 * kl
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +41,7 @@ def teacher_run(tmp_path_factory):
     return run
 
 
-def tmp_path_factory_teacher(beside) -> Path:
+def second_teacher(beside: Path) -> Path:
     """A second teacher with other weights, in a folder next to ``beside``."""
     other = beside.parent / (beside.name + "_other")
     if not (other / "model.keras").is_file():
@@ -65,19 +71,14 @@ def test_distillation_loss_matches_hinton_et_al_computed_in_numpy(teacher_run):
     for w, temp in ((0.7, 2.0), (1.0, 4.0), (0.0, 2.0)):
         o = TrainOptions(teacher=str(teacher_run), distill=w, distill_temperature=temp)
         got = float(make_loss(o)(tf.constant(x), tf.constant(y), tf.constant(logits)))
-        ce = -log_softmax(logits)[np.arange(8), y].mean()
-        p_t = np.exp(log_softmax(t / temp))
-        kl = (p_t * (log_softmax(t / temp) - log_softmax(logits / temp))).sum(axis=1).mean()
-        assert got == pytest.approx((1 - w) * ce + w * temp**2 * kl, rel=1e-4), (w, temp)
+        assert got == pytest.approx(reference_loss(t, logits, y, w, temp), rel=1e-4), (w, temp)
     # Two teachers: the mean of their log-probabilities is the teacher.
-    other = tmp_path_factory_teacher(teacher_run)
+    other = second_teacher(teacher_run)
     t2 = keras.models.load_model(other / "model.keras", compile=False)(x, training=False).numpy()
     mean = (log_softmax(t) + log_softmax(t2)) / 2
     o = TrainOptions(teacher=f"{teacher_run},{other}", distill=1.0, distill_temperature=2.0)
     got = float(make_loss(o)(tf.constant(x), tf.constant(y), tf.constant(logits)))
-    p_t = np.exp(log_softmax(mean / 2))
-    kl = (p_t * (log_softmax(mean / 2) - log_softmax(logits / 2))).sum(axis=1).mean()
-    assert got == pytest.approx(4 * kl, rel=1e-4)
+    assert got == pytest.approx(reference_loss(mean, logits, y, 1.0, 2.0), rel=1e-4)
     # The teacher's own logits cost nothing in the distillation term.
     o = TrainOptions(teacher=str(teacher_run), distill=1.0)
     assert float(make_loss(o)(tf.constant(x), tf.constant(y), tf.constant(t))) == pytest.approx(0, abs=1e-5)
@@ -110,7 +111,7 @@ def test_distillation_options_are_checked_and_the_teachers_weights_are_in_the_fi
     assert fingerprint(student, "d") != fingerprint(plain, "d")
     assert fingerprint(dataclasses.replace(student, teacher=str(moved)), "d") == fingerprint(student, "d")
     assert fingerprint(dataclasses.replace(student, distill=0.5), "d") != fingerprint(student, "d")
-    other = tmp_path_factory_teacher(teacher_run)
+    other = second_teacher(teacher_run)
     assert fingerprint(dataclasses.replace(student, teacher=str(other)), "d") != fingerprint(student, "d")
     both = dataclasses.replace(student, teacher=f"{teacher_run}, {other}")
     assert both.teachers == [str(teacher_run), str(other)] and fingerprint(both, "d") != fingerprint(
@@ -120,9 +121,9 @@ def test_distillation_options_are_checked_and_the_teachers_weights_are_in_the_fi
         dataclasses.replace(both, teacher=f"{teacher_run},{tmp_path / 'missing'}").check()
 
 
-@needs_mnist
 @pytest.mark.slow
-def test_a_teacher_and_a_student_distilled_from_it_train_and_record_it(tmp_path):
+def test_a_teacher_and_a_student_distilled_from_it_train_and_record_it(mnist_test, tmp_path):
+    # (mnist_test: skips without $MNIST_PATH, which training reads)
     small = dict(train_limit=2000, batch_size=100, epochs=2, deterministic=False)
     teacher = train(TrainOptions.teacher_recipe(out_dir=str(tmp_path / "cnn"), **small))
     assert teacher.test_accuracy > 0.8  # a CNN learns 2000 digits quickly

@@ -14,7 +14,15 @@ from training.__main__ import main, parse_options
 from training.data import load_mnist
 from training.models import build_model
 from training.tfkeras import keras
-from training.train import Checkpoints, RunLock, TrainOptions, fingerprint, load_trained, train
+from training.train import (
+    DISTILL_OPTIONS,
+    Checkpoints,
+    RunLock,
+    TrainOptions,
+    fingerprint,
+    load_trained,
+    train,
+)
 
 ARTEFACTS = (
     "model.keras",
@@ -186,7 +194,7 @@ def test_default_recipe_is_the_shipped_lstm():
     # Distillation came after some runs: a config without it was trained from the labels only.
     if "teacher" not in shipped:
         assert default["teacher"] is None
-        default = {k: v for k, v in default.items() if k not in {"teacher", "distill", "distill_temperature"}}
+        default = {k: v for k, v in default.items() if k not in DISTILL_OPTIONS}
     assert {k: v for k, v in shipped.items() if k not in run_specific} == {
         k: v for k, v in default.items() if k not in run_specific
     }

@@ -209,6 +209,10 @@ class TrainOptions:
             raise ValueError(f"train_limit {self.train_limit} is smaller than one batch ({self.batch_size})")
 
 
+DISTILL_OPTIONS = ("teacher", "distill", "distill_temperature")
+"""The options that came with distillation: a run without a teacher is what it was before them."""
+
+
 @dataclass(frozen=True)
 class TrainResult:
     run_dir: Path
@@ -268,7 +272,7 @@ def fingerprint(o: TrainOptions, data_sha256: str) -> str:
     skip = {"out_dir", "epochs", "steps", "eval_every", "eval_on", "resume", "mnist", "recipe"}
     decisive = {k: v for k, v in dataclasses.asdict(o).items() if k not in skip}
     if o.teacher is None:  # (runs from before distillation keep their fingerprints)
-        for name in ("teacher", "distill", "distill_temperature"):
+        for name in DISTILL_OPTIONS:
             decisive.pop(name)
     else:  # the teacher's weights, not where they lie
         decisive["teacher"] = [hashlib.sha256(keras_file(p).read_bytes()).hexdigest() for p in o.teachers]
