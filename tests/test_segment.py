@@ -197,6 +197,38 @@ def test_the_other_polarity_gets_no_closer_look_for_far_smaller_digits(
     assert text == text_all and len(text) >= 15  # (17 digits)
 
 
+def test_the_likelier_polarity_gets_no_closer_look_when_the_other_saw_far_taller_digits(
+    monkeypatch, dev_photos, shipped_model
+):
+    # The negative of hyp_2.bmp fitted to 640x480: the cheap votes think dark ink likelier, but
+    # its coarse "digits" are 5 px against the light ink's 15 px; only the light ink gets the
+    # closer look, and the reading is the one both closer looks give.
+    import edge_runtime.segment.finder as finder
+    from benchmarks.finder_profile import fit_frame
+    from edge_runtime.classifier import DigitClassifier
+    from edge_runtime.pipeline import DigitReader
+
+    frame = 255 - fit_frame(cv2.imread(str(dev_photos / "hyp_2.bmp"), cv2.IMREAD_COLOR))
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    looks = []
+    real = finder.closer_look
+    monkeypatch.setattr(finder, "closer_look", lambda *a, **k: looks.append(a[3]) or real(*a, **k))
+    reader = DigitReader(DigitClassifier(shipped_model), min_confidence=0.0)
+
+    def run():
+        looks.clear()
+        return find_digit_candidates(grey), looks[:], reader.read(frame).text
+
+    (likely, other), skipped_looks, text = run()
+    assert likely.dark and not other.dark  # the likelier guess is the wrong polarity here
+    assert skipped_looks == [False] and not likely.closer and len(likely) == 0 and other.closer
+    monkeypatch.setattr(finder, "OTHER_POLARITY_H", 0.0)  # every polarity that saw digits
+    (likely_all, other_all), all_looks, text_all = run()
+    assert all_looks == [True, False] and likely_all.closer
+    assert [b.box for b in other_all] == [b.box for b in other]
+    assert text == text_all and len(text) >= 15  # (17 digits)
+
+
 def test_small_array_statistics_equal_numpy_bit_for_bit():
     from edge_runtime.segment.stats import median, percentile, percentile_u8
 

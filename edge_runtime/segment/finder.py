@@ -38,11 +38,14 @@ from edge_runtime.segment.order import reading_order
 from edge_runtime.segment.stats import median
 
 OTHER_POLARITY_H = 0.6
-"""When the polarity is ambiguous, the other polarity gets a closer look only if the digits its
-coarse pass saw are at least this fraction of the likelier one's height: on a dense page the
-wrong polarity's "digits" are the gaps and loops between strokes, much smaller (hyp_2.bmp at
-640x480: 8 against 15 px, a 4.4 ms closer look for 4 blobs the reader then set aside). In
-benchmarks.readings_check 6 of 1028 frames skip one, all photos, and none reads differently."""
+"""When the polarity is ambiguous, a polarity gets a closer look only if the digits its coarse
+pass saw are at least this fraction of the other polarity's: on a dense page the wrong
+polarity's "digits" are the gaps and loops between strokes, much smaller (hyp_2.bmp at 640x480:
+8 against 15 px, a 4.4 ms closer look for 4 blobs the reader then set aside). This holds
+whichever polarity the cheap votes thought likelier: in the negative of hyp_2.bmp at 640x480
+the likelier (dark) one saw 5 px "digits" against the other's 15 px, and its closer look cost
+7 ms to find nothing. In benchmarks.readings_check 21 of 1028 frames skip one (15 of them the
+likelier polarity's, all negatives: 20-50% of those frames' time), and none reads differently."""
 SHRINK_FLOOR = 0.9
 """The closer look's copy of a large image keeps at least this fraction of ``max_side`` (and at
 most its inverse) when shrunk by a whole factor (``scales``); else the exact ratio is used."""
@@ -105,8 +108,10 @@ def find_digit_candidates(
     if dark is None:
         guess = likely_dark(work, options, background)
         tries = [guess, not guess] if both else [guess]
-    out = []
-    first_h = 0.0  # the likelier polarity's digit height at the coarse scale
+    # Both polarities' coarse passes first, then the closer looks: a polarity whose coarse
+    # "digits" are far smaller than the other's (OTHER_POLARITY_H) is the wrong one, and its
+    # closer look (the costliest step, 5-20 ms at 640x480) is skipped, whichever was likelier.
+    coarse_passes = []
     for is_dark in tries:
         bg = background if is_dark else None
         if bg is None and min(work.shape) >= TINY_SIDE:
@@ -114,16 +119,15 @@ def find_digit_candidates(
         # When a closer look will follow anyway (digits shorter than ``min_digit_px``), the coarse
         # pass stops once it knows the digits' height: merging, ordering and crops would be discarded.
         closer_below = options.min_digit_px if coarse < fine else 0.0
-        found = find_at(work, coarse, options, is_dark, bg, closer_below=closer_below)
+        coarse_passes.append(find_at(work, coarse, options, is_dark, bg, closer_below=closer_below))
+    tallest = max(found.digit_h for found in coarse_passes)
+    out = []
+    for k, (is_dark, found) in enumerate(zip(tries, coarse_passes)):
         # The likelier polarity's coarse pass finding nothing may mean digits too small to see
-        # there; the other polarity's finding nothing at all is the usual case (it is the wrong
-        # one), and a closer look there cost 10 ms at 640x480 for nothing; nor does it get one
-        # for "digits" far smaller than the likelier polarity's (OTHER_POLARITY_H).
-        if is_dark == tries[0]:
-            first_h = found.digit_h
-            seen = True
-        else:
-            seen = found.digit_h > 0 and found.digit_h >= OTHER_POLARITY_H * first_h
+        # there (so it gets a closer look when the other saw nothing either); the other's
+        # finding nothing at all is the usual case (it is the wrong one), and a closer look
+        # there cost 10 ms at 640x480 for nothing.
+        seen = found.digit_h >= OTHER_POLARITY_H * tallest and (k == 0 or found.digit_h > 0)
         if (
             coarse < fine
             and not found.texture
