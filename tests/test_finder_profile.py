@@ -28,6 +28,7 @@ def _frame(find: float, other: float) -> dict[str, list[float]]:
         "normalize": [other, other],
         "classify": [other, other],
         "total": [find + 2 * other, find + 2 + 2 * other],
+        "classify_warm": [other / 2, other / 2],
     }
 
 
@@ -43,3 +44,48 @@ def test_each_frame_takes_all_its_stages_from_its_fastest_round():
     assert ms["total"]["max"] == 9.0 and ms["find"]["max"] == 5.0 and ms["normalize"]["max"] == 2.0
     assert min(ms["total"]["p50"], ms["total"]["p95"]) >= 4.0
     assert out["digits_correct"] == 9 and "reads_ms" not in out
+
+
+def test_a_real_worker_run_times_the_warm_classification_and_reads_the_negative(
+    mnist_test, shipped_model, tmp_path
+):
+    # One rendered frame and its negative through the real reader and model: every stage is
+    # timed for every read, the warm re-classification only when there are digits, and the
+    # negative reads its digits too (the profile's ``negatives`` set is such frames).
+    import json
+
+    import numpy as np
+
+    from benchmarks import finder_profile as fp
+
+    x, y = mnist_test
+    rng = np.random.default_rng(3)
+    image, text = fp.camera_frame(x[:10], y[:10], rng, fp.FRAME)
+    blank = np.full_like(image, 200)
+    sets = {
+        "rendered": [fp._save(tmp_path, "r.png", image, text), fp._save(tmp_path, "blank.png", blank, "")],
+        "negatives": [fp._save(tmp_path, "n.png", 255 - image, text)],
+    }
+    (tmp_path / "sets.json").write_text(json.dumps(sets))
+    out = fp.profile_folder(tmp_path, shipped_model, reps=2)
+    rendered, negatives = out["sets"]["rendered"], out["sets"]["negatives"]
+    for entry in (rendered, negatives):
+        assert set(entry["reads_ms"]) == set(fp.STAGES)
+        assert all(len(reads) == 2 for stage in entry["reads_ms"].values() for reads in stage)
+    warm = rendered["reads_ms"]["classify_warm"]
+    assert min(warm[0]) > 0 and warm[1] == [0.0, 0.0]  # the blank frame has nothing to classify
+    assert negatives["digits_correct"] >= 9 and rendered["digits_correct"] >= 9
+
+
+def test_the_report_table_leaves_out_a_stage_an_older_report_did_not_measure():
+    from benchmarks.finder_profile import render_finder_profile
+
+    one = _run([_frame(find=2.0, other=0.5)])
+    new = summarise([one])
+    old = summarise([one])
+    for stage_ms in (s["stage_ms"] for s in old["sets"].values()):
+        del stage_ms["classify_warm"]
+    data = {"new": new, "old": old, "baseline": {"ref": "v1", "commit": "0" * 40}}
+    table = render_finder_profile(data)
+    assert "| plain (1) | find |" in table and "| classify again, warm |" not in table
+    assert "| plain (1) | classify again, warm |" in render_finder_profile({"new": new})
