@@ -200,9 +200,10 @@ def test_the_other_polarity_gets_no_closer_look_for_far_smaller_digits(
 def test_the_likelier_polarity_gets_no_closer_look_when_the_other_saw_far_taller_digits(
     monkeypatch, dev_photos, shipped_model
 ):
-    # The negative of hyp_2.bmp fitted to 640x480: the cheap votes think dark ink likelier, but
-    # its coarse "digits" are 5 px against the light ink's 15 px; only the light ink gets the
-    # closer look, and the reading is the one both closer looks give.
+    # The negative of hyp_2.bmp fitted to 640x480, with the cheap guess made wrong on purpose
+    # (dark ink; before the stroke-width tie-break it was so): its coarse "digits" are 5 px
+    # against the light ink's 15 px, so only the light ink gets the closer look, and the
+    # reading is the one both closer looks give.
     import edge_runtime.segment.finder as finder
     from benchmarks.finder_profile import fit_frame
     from edge_runtime.classifier import DigitClassifier
@@ -210,6 +211,7 @@ def test_the_likelier_polarity_gets_no_closer_look_when_the_other_saw_far_taller
 
     frame = 255 - fit_frame(cv2.imread(str(dev_photos / "hyp_2.bmp"), cv2.IMREAD_COLOR))
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    monkeypatch.setattr(finder, "likely_dark", lambda *a, **k: True)
     looks = []
     real = finder.closer_look
     monkeypatch.setattr(finder, "closer_look", lambda *a, **k: looks.append(a[3]) or real(*a, **k))
@@ -220,13 +222,35 @@ def test_the_likelier_polarity_gets_no_closer_look_when_the_other_saw_far_taller
         return find_digit_candidates(grey), looks[:], reader.read(frame).text
 
     (likely, other), skipped_looks, text = run()
-    assert likely.dark and not other.dark  # the likelier guess is the wrong polarity here
+    assert likely.dark and not other.dark
     assert skipped_looks == [False] and not likely.closer and len(likely) == 0 and other.closer
     monkeypatch.setattr(finder, "OTHER_POLARITY_H", 0.0)  # every polarity that saw digits
     (likely_all, other_all), all_looks, text_all = run()
     assert all_looks == [True, False] and likely_all.closer
     assert [b.box for b in other_all] == [b.box for b in other]
     assert text == text_all and len(text) >= 15  # (17 digits)
+
+
+def test_when_paper_and_board_are_both_seen_the_thinner_strokes_are_the_likelier_ink(dev_photos):
+    # hyp_2.bmp and hyp_3.bmp and their negatives at 640x480: the votes cannot tell (paper and a
+    # dark surround both found, strokes less than twice thinner one way), so both polarities
+    # are searched; the one tried first, and the one find_digits keeps, is the thinner
+    # strokes' (before: always dark ink, wrong for the negatives).
+    from benchmarks.finder_profile import fit_frame
+    from edge_runtime.segment import DEFAULT
+    from edge_runtime.segment.ink import polarity_and_background
+
+    for name in ("hyp_2.bmp", "hyp_3.bmp"):
+        photo = cv2.cvtColor(fit_frame(cv2.imread(str(dev_photos / name))), cv2.COLOR_BGR2GRAY)
+        for grey, dark in ((photo, True), (255 - photo, False)):
+            work = cv2.resize(grey, (320, 240), interpolation=cv2.INTER_AREA)
+            votes, background = polarity_and_background(work, DEFAULT)
+            w_dark, w_light, sheet, board = background.votes
+            assert votes is None and sheet and board and (w_dark < w_light) == dark
+            first, second = find_digit_candidates(grey)
+            assert first.dark == dark and second.dark == (not dark)
+            assert len(first) >= 15 and len(second) == 0, name  # (the right polarity finds them)
+            assert [b.box for b in find_digits(grey)] == [b.box for b in first]
 
 
 def test_small_array_statistics_equal_numpy_bit_for_bit():

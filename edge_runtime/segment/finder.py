@@ -42,10 +42,11 @@ OTHER_POLARITY_H = 0.6
 pass saw are at least this fraction of the other polarity's: on a dense page the wrong
 polarity's "digits" are the gaps and loops between strokes, much smaller (hyp_2.bmp at 640x480:
 8 against 15 px, a 4.4 ms closer look for 4 blobs the reader then set aside). This holds
-whichever polarity the cheap votes thought likelier: in the negative of hyp_2.bmp at 640x480
-the likelier (dark) one saw 5 px "digits" against the other's 15 px, and its closer look cost
-7 ms to find nothing. In benchmarks.readings_check 21 of 1028 frames skip one (15 of them the
-likelier polarity's, all negatives: 20-50% of those frames' time), and none reads differently."""
+whichever polarity the cheap guess (``likely_dark``) put first: when that guess was always dark
+ink, the negative of hyp_2.bmp at 640x480 tried dark first, whose coarse "digits" were 5 px
+against the light ink's 15 px, and its closer look cost 7 ms to find nothing. In
+benchmarks.readings_check 19 of 1028 frames skip a closer look (6 before either change), none
+of them the guess's, and none reads differently."""
 SHRINK_FLOOR = 0.9
 """The closer look's copy of a large image keeps at least this fraction of ``max_side`` (and at
 most its inverse) when shrunk by a whole factor (``scales``); else the exact ratio is used."""
