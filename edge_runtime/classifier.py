@@ -5,7 +5,8 @@ never from TensorFlow. Input and output dtypes and quantization are read from th
 model, so float, float16, dynamic-range and full-integer int8 files all take the
 same float input. The fused LSTM op keeps its state across ``invoke()`` calls, so
 the state is reset before every digit. Graphs exported with a free batch dimension (the
-unrolled ones, see ``export/convert.py``) read a frame's digits in batches of ``BATCHES``.
+unrolled ones, see ``export/convert.py``) read a frame's digits in as few calls as they can
+(``MAX_BATCH``).
 
     python -m edge_runtime.classifier models/lstm_int8.tflite   # print the model's I/O
 """
@@ -75,26 +76,34 @@ def _has_state(interpreter) -> bool:
     return any(op.get("op_name", "") in STATEFUL_OPS for op in ops)
 
 
-BATCHES = (8, 4)
-"""Batch sizes a free-batch graph is run at, each by its own interpreter made on first use
-(resizing one interpreter per frame costs 120-190 us). Measured on x86 (XNNPACK, one thread,
-``lstm_unrolled_dynamic``), the cost of one call relative to one digit's: batch 2 ~1.9x, 3 ~2x,
-4 ~2x, 6 ~3.3x, 8 ~4.3x, 16 ~8.5x (rows go in fours): so eights, then fours, a last 2 or 3
-digits padded to four, a last single digit alone (``_chunks``). Within 5e-7 of batch 1's logits."""
+MAX_BATCH, BATCH_STEP = 16, 4
+"""A free-batch graph reads a frame's digits in as few calls as it can: up to ``MAX_BATCH`` at
+once, the last call's batch rounded up to a multiple of ``BATCH_STEP`` (padding rows), a single
+digit alone. Each batch size has its own interpreter, made on first use (resizing one per frame
+cost 120-190 us; each costs ~2.5 MB, and a camera's frames mostly hold the same count).
+
+Why few calls: in a reader, the finder and the normaliser push the model's graph (about 450
+unrolled nodes) out of the CPU's caches between frames, and every call then pays to bring it
+back. Measured on x86 (XNNPACK, one thread, ``lstm_unrolled_dynamic``, caches flushed before each
+frame's digits): 10 digits 863 us in one call of 12 against 1125 us in calls of 8 and 4, 13
+digits 815 against 1228 us, 5 digits 408 against 495 us; with the graph still cached (a loop of
+calls, as export's latency figure is taken) a call of 8 costs 4.3x one digit and the split mattered
+less. Within 5e-7 of batch 1's logits."""
 
 
 def _chunks(n: int) -> list[tuple[int, int]]:
-    """n digits -> [(first digit, batch size)], the batch sizes from ``BATCHES`` or 1; a
-    chunk may reach past n (its last rows are padding)."""
+    """n digits -> [(first digit, batch size)]: ``MAX_BATCH`` at a time, then the rest rounded up
+    to a multiple of ``BATCH_STEP``, or 1 for a last single digit; a chunk may reach past n (its
+    last rows are padding)."""
     out, i = [], 0
-    while n - i >= BATCHES[0]:
-        out.append((i, BATCHES[0]))
-        i += BATCHES[0]
-    while n - i > 1:
-        out.append((i, BATCHES[1]))
-        i += BATCHES[1]
-    if n - i == 1:
+    while n - i > MAX_BATCH:
+        out.append((i, MAX_BATCH))
+        i += MAX_BATCH
+    rest = n - i
+    if rest == 1:
         out.append((i, 1))
+    elif rest > 1:
+        out.append((i, -(-rest // BATCH_STEP) * BATCH_STEP))
     return out
 
 

@@ -49,7 +49,7 @@ BATCH = 1  # the fused graph takes one digit per invoke(): shape (1, 28, 28)
 FREE_BATCH = None
 """The unrolled float graphs' batch (float32, float16, dynamic range): free ((-1, 28, 28),
 allocated as (1, 28, 28)), so that the runtime reads a frame's digits in batches
-(``edge_runtime.classifier.BATCHES``). The fused LSTM's state tensors are sized by the batch, and
+(``edge_runtime.classifier.MAX_BATCH``). The fused LSTM's state tensors are sized by the batch, and
 XNNPACK fails to prepare the full-integer unrolled graph with a free batch (LiteRT 2.x: "failed
 to create XNNPACK runtime"), so those stay at batch 1."""
 CALIBRATION_SAMPLES = 6000

@@ -122,8 +122,8 @@ def test_fused_int8_has_fused_op_int8_io_and_repeats(exported):
 
 @pytest.mark.slow
 def test_unrolled_float_graphs_take_a_free_batch_and_read_batches_like_single_digits(exported):
-    """The unrolled dynamic-range graph's batch is free, so a frame's 13 digits go as 8 + 4 + 1
-    invokes (the last 3 rows of the 4 are padding) and give each digit's own batch-1 logits; the
+    """The unrolled dynamic-range graph's batch is free, so a frame's 13 digits go in one invoke
+    of 16 (the last 3 rows are padding) and give each digit's own batch-1 logits; the
     fused graph (state tensors) and the full-integer unrolled one (XNNPACK) keep batch 1 and
     one invoke per digit."""
     from edge_runtime.classifier import DigitClassifier
@@ -139,7 +139,7 @@ def test_unrolled_float_graphs_take_a_free_batch_and_read_batches_like_single_di
         one_by_one = np.concatenate([clf.dequantize_output(step(q[i : i + 1])) for i in range(len(q))])
         assert np.allclose(clf.logits(x), one_by_one, rtol=0, atol=1e-5), name
         made = sorted(k for k, run in clf._batched.items() if run is not None)
-        assert made == ([4, 8] if clf.free_batch else []), name
+        assert made == ([16] if clf.free_batch else []), name
 
 
 @pytest.mark.slow
