@@ -166,18 +166,16 @@ def test_coarse_pass_stops_at_the_height_when_a_closer_look_follows(clean_digits
     assert whole.digit_h == coarse.digit_h and len(whole.blobs) > 0
 
 
-def test_the_other_polarity_gets_no_closer_look_for_far_smaller_digits(
-    monkeypatch, dev_photos, shipped_model
-):
-    # hyp_2.bmp fitted to 640x480: the polarity is ambiguous; the likelier (dark) polarity's
-    # coarse digits are 15 px and need the closer look, the other's "digits" (gaps between
-    # strokes) are 8 px: that closer look is skipped, and the reading does not change.
+def _hyp_2_reads(monkeypatch, dev_photos, shipped_model, negative: bool):
+    """hyp_2.bmp fitted to 640x480 (or its negative) -> run(): (the finder's candidate lists,
+    the polarities given a closer look, the reader's text)."""
     import edge_runtime.segment.finder as finder
     from benchmarks.finder_profile import fit_frame
     from edge_runtime.classifier import DigitClassifier
     from edge_runtime.pipeline import DigitReader
 
     frame = fit_frame(cv2.imread(str(dev_photos / "hyp_2.bmp"), cv2.IMREAD_COLOR))
+    frame = 255 - frame if negative else frame
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     looks = []
     real = finder.closer_look
@@ -188,6 +186,18 @@ def test_the_other_polarity_gets_no_closer_look_for_far_smaller_digits(
         looks.clear()
         return find_digit_candidates(grey), looks[:], reader.read(frame).text
 
+    return run
+
+
+def test_the_other_polarity_gets_no_closer_look_for_far_smaller_digits(
+    monkeypatch, dev_photos, shipped_model
+):
+    # hyp_2.bmp fitted to 640x480: the polarity is ambiguous; the likelier (dark) polarity's
+    # coarse digits are 15 px and need the closer look, the other's "digits" (gaps between
+    # strokes) are 8 px: that closer look is skipped, and the reading does not change.
+    import edge_runtime.segment.finder as finder
+
+    run = _hyp_2_reads(monkeypatch, dev_photos, shipped_model, negative=False)
     (likely, other), skipped_looks, text = run()
     assert skipped_looks == [likely.dark] and likely.closer and not other.closer
     monkeypatch.setattr(finder, "OTHER_POLARITY_H", 0.0)  # every other polarity that saw digits
@@ -205,22 +215,9 @@ def test_the_likelier_polarity_gets_no_closer_look_when_the_other_saw_far_taller
     # against the light ink's 15 px, so only the light ink gets the closer look, and the
     # reading is the one both closer looks give.
     import edge_runtime.segment.finder as finder
-    from benchmarks.finder_profile import fit_frame
-    from edge_runtime.classifier import DigitClassifier
-    from edge_runtime.pipeline import DigitReader
 
-    frame = 255 - fit_frame(cv2.imread(str(dev_photos / "hyp_2.bmp"), cv2.IMREAD_COLOR))
-    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     monkeypatch.setattr(finder, "likely_dark", lambda *a, **k: True)
-    looks = []
-    real = finder.closer_look
-    monkeypatch.setattr(finder, "closer_look", lambda *a, **k: looks.append(a[3]) or real(*a, **k))
-    reader = DigitReader(DigitClassifier(shipped_model), min_confidence=0.0)
-
-    def run():
-        looks.clear()
-        return find_digit_candidates(grey), looks[:], reader.read(frame).text
-
+    run = _hyp_2_reads(monkeypatch, dev_photos, shipped_model, negative=True)
     (likely, other), skipped_looks, text = run()
     assert likely.dark and not other.dark
     assert skipped_looks == [False] and not likely.closer and len(likely) == 0 and other.closer
