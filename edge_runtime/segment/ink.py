@@ -177,9 +177,11 @@ def likely_dark(grey: np.ndarray, options: SegmentOptions, background: Backgroun
     benchmarks.readings_check, photos and negatives: the guess is the polarity the reader ends
     up choosing in all 62; with dark ink whenever there is paper, in 31.)"""
     small = small_copy(grey, options) if background is None else background.small
-    if dark_ink(small):
-        if background is not None and background.votes is not None:
-            w_dark, w_light, _, board = background.votes
+    votes = background.votes if background is not None else None
+    paper = votes[2] if votes is not None else dark_ink(small)  # (the votes took this test)
+    if paper:
+        if votes is not None:
+            w_dark, w_light, _, board = votes
             # Paper and a board both found (a sheet on a dark desk, a vignetted frame, a photo's
             # negative): the thinner strokes, even if less than twice thinner, are the ink. Not
             # in a tight crop, where a marker's stroke can be wider than the paper between
