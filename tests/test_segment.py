@@ -242,8 +242,8 @@ def test_when_paper_and_board_are_both_seen_the_thinner_strokes_are_the_likelier
         for grey, dark in ((photo, True), (255 - photo, False)):
             work = cv2.resize(grey, (320, 240), interpolation=cv2.INTER_AREA)
             votes, background = polarity_and_background(work, DEFAULT)
-            w_dark, w_light, sheet, board = background.votes
-            assert votes is None and sheet and board and (w_dark < w_light) == dark
+            seen = background.votes
+            assert votes is None and seen.paper and seen.board and (seen.w_dark < seen.w_light) == dark
             first, second = find_digit_candidates(grey)
             assert first.dark == dark and second.dark == (not dark)
             assert len(first) >= 15 and len(second) == 0, name  # (the right polarity finds them)

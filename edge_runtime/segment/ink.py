@@ -9,6 +9,7 @@ not care about the lighting. Light ink on a dark ground takes the same path once
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -32,6 +33,19 @@ ROUNDING = 1e-5
 """Relative slack for float32 rounding in a bound (a float32 product, exact to ~1e-7)."""
 
 
+class Votes(NamedTuple):
+    """What the polarity votes saw (``polarity_and_background``)."""
+
+    w_dark: float
+    """Stroke width (px) of the dark-ink response's strong part."""
+    w_light: float
+    """The same for the light-ink response."""
+    paper: bool
+    """A large bright region survives a wide opening (``dark_ink``)."""
+    board: bool
+    """A large dark region survives a wide closing."""
+
+
 @dataclass
 class Background:
     """What one image's background estimate costs, computed once and reused by every step."""
@@ -46,9 +60,8 @@ class Background:
     """Whether ``page`` has been computed."""
     responses: tuple[np.ndarray, np.ndarray] | None = None
     """(dark, light) ink responses of ``small`` when polarity was read from them."""
-    votes: tuple[float, float, bool, bool] | None = None
-    """(dark response's stroke width, light one's, paper found, board found): what the
-    polarity votes saw, when they were taken."""
+    votes: Votes | None = None
+    """What the polarity votes saw, when they were taken."""
 
 
 def small_copy(grey: np.ndarray, options: SegmentOptions) -> np.ndarray:
@@ -158,7 +171,7 @@ def polarity_and_background(grey: np.ndarray, options: SegmentOptions) -> tuple[
     # one that survives a wide closing; when exactly one is there, it votes. (Both are there
     # for a sheet on a dark desk and its negative, and in vignetted frames.)
     sheet, board = dark_ink(small), dark_ink(cv2.bitwise_not(small))
-    background.votes = (w_dark, w_light, sheet, board)
+    background.votes = Votes(w_dark, w_light, sheet, board)
     if sheet != board:
         votes.append(sheet)
     # Noise can fool either (specks read as thin light strokes; a noisy page's Otsu split):
@@ -178,16 +191,16 @@ def likely_dark(grey: np.ndarray, options: SegmentOptions, background: Backgroun
     up choosing in all 62; with dark ink whenever there is paper, in 31.)"""
     small = small_copy(grey, options) if background is None else background.small
     votes = background.votes if background is not None else None
-    paper = votes[2] if votes is not None else dark_ink(small)  # (the votes took this test)
+    paper = votes.paper if votes is not None else dark_ink(small)  # (the votes took this test)
     if paper:
         if votes is not None:
-            w_dark, w_light, _, board = votes
+            w_dark, w_light = votes.w_dark, votes.w_light
             # Paper and a board both found (a sheet on a dark desk, a vignetted frame, a photo's
             # negative): the thinner strokes, even if less than twice thinner, are the ink. Not
             # in a tight crop, where a marker's stroke can be wider than the paper between
             # strokes (seed_9.jpg: 19 px against 14 px, read as 15 "digits" of loop and gap).
             tight_crop = min(grey.shape) <= options.crop_side
-            if board and not tight_crop and min(w_dark, w_light) > 0 and w_dark != w_light:
+            if votes.board and not tight_crop and min(w_dark, w_light) > 0 and w_dark != w_light:
                 return w_dark < w_light
         return True
     if background is not None and background.responses is not None:
