@@ -43,9 +43,11 @@ from pathlib import Path
 
 import numpy as np
 
-STAGES = ("find", "normalize", "classify", "total", "classify_warm")
-"""The reader's own stages (``Reading.timings_ms``), and ``classify_warm``: the same digits
-classified again at once, the model's graph still in the CPU's caches (not part of ``total``)."""
+READER_STAGES = ("find", "normalize", "classify", "total")
+"""The reader's own stages (``Reading.timings_ms``)."""
+STAGES = (*READER_STAGES, "classify_warm")
+"""... and ``classify_warm``: the same digits classified again at once, the model's graph still
+in the CPU's caches (not part of ``total``)."""
 STAGE_NAMES = {"classify_warm": "classify again, warm"}
 SETS = ("rendered", "plain", "photos", "negatives", "large")
 BAR_SETS = SETS[:3]
@@ -216,7 +218,7 @@ def profile_folder(folder: Path, model: Path, reps: int) -> dict:
         correct = total = exact = 0
         for img, it in zip(images, items):
             runs = [reader.read(img) for _ in range(reps)]
-            for s in STAGES[:-1]:
+            for s in READER_STAGES:
                 reads[s].append([float(r.timings_ms[s]) for r in runs])
             reads["classify_warm"].append([_classify_again(reader, r) for r in runs])
             label, text = it["label"], runs[0].text
