@@ -55,7 +55,7 @@ class Background:
     closing: np.ndarray
     """uint8 background under dark strokes, same size as ``small``."""
     page: np.ndarray | None = None
-    """float32 sheet mask (see ``sheet_mask``), once computed; None: not yet or no sheet."""
+    """uint8 0/255 sheet mask (see ``sheet_mask``), once computed; None: not yet or no sheet."""
     page_done: bool = False
     """Whether ``page`` has been computed."""
     responses: tuple[np.ndarray, np.ndarray] | None = None
@@ -237,8 +237,8 @@ def ink_map(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> np.ndarray:
 def ink_and_sheet(
     grey: np.ndarray, options: SegmentOptions, dark: bool | None = None, background: Background | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """ink_map, and the uint8 (H, W) mask of the sheet of paper when one lies on a darker
-    surround. ``dark``: the ink's polarity (None: decide here). ``background``: the Background
+    """ink_map, and the uint8 (H, W) mask of the sheet of paper (255 = paper) when one lies on a
+    darker surround. ``dark``: the ink's polarity (None: decide here). ``background``: the Background
     of ``grey`` (of its dark-ink version) when already computed; its ``page`` is filled in here."""
     if dark is None:
         dark = polarity(grey, options)
@@ -284,12 +284,11 @@ def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, 
     bg_full = cv2.resize(bg_u8, (w, h), interpolation=cv2.INTER_LINEAR)
     out = cv2.LUT(bg_full, gain)
     darker = cv2.subtract(bg_full, grey, dst=bg_full)
+    if page is not None:  # no ink off the sheet: its 0/255 mask zeroes the uint8 contrast there
+        page = cv2.resize(page, (w, h), interpolation=cv2.INTER_NEAREST)
+        cv2.bitwise_and(darker, page, dst=darker)
     cv2.multiply(darker, out, dst=out, dtype=cv2.CV_32F)
     lo, hi = cv2.minMaxLoc(bg_u8)[:2]  # (a bilinear stretch of uint8 stays within them)
     if cv2.minMaxLoc(darker)[1] * float(gain[int(lo) : int(hi) + 1].max()) * (1.0 + ROUNDING) > 1.0:
         cv2.min(out, 1.0, dst=out)  # (np.minimum in place: 3x longer)
-    if page is None:
-        return out, None
-    page = cv2.resize(page.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)  # 0 / 1
-    cv2.multiply(out, page, dst=out, dtype=cv2.CV_32F)
     return out, page
