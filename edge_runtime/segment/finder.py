@@ -219,7 +219,7 @@ def find_at(
     labels = found.labels
     h, w = ink.shape
     if (
-        min(h, w) > options.crop_side
+        not options.tight_crop((h, w))
         and found.stats[found.keep, cv2.CC_STAT_AREA].sum() > options.max_ink * h * w
     ):
         return PassResult(BlobList(), 0.0, texture=True)

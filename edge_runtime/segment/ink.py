@@ -82,10 +82,11 @@ def block_mean(grey: np.ndarray, k: int) -> np.ndarray:
     return cv2.resize(grey[: h - h % k, : w - w % k], (w // k, h // k), interpolation=cv2.INTER_AREA)
 
 
-def background_kernel(short: int, small: np.ndarray, options: SegmentOptions) -> np.ndarray:
+def background_kernel(shape: tuple[int, ...], small: np.ndarray, options: SegmentOptions) -> np.ndarray:
+    """The closing's square kernel for an image of ``shape`` whose small copy is ``small``."""
     # Small images are usually tight crops whose strokes are a big fraction of the frame
     # (seed_9.jpg): the kernel must still be wider than a stroke, and light is even there.
-    frac = options.background_kernel if short > options.crop_side else options.crop_kernel
+    frac = options.crop_kernel if options.tight_crop(shape) else options.background_kernel
     # Square kernels: OpenCV runs them as two 1-D passes (cheap); ellipses cost k times more.
     return cv2.getStructuringElement(cv2.MORPH_RECT, (odd(frac * min(small.shape)),) * 2)
 
@@ -103,7 +104,7 @@ def closing(small: np.ndarray, k: np.ndarray, op: int = cv2.MORPH_CLOSE) -> np.n
 def background_of(grey: np.ndarray, options: SegmentOptions) -> Background:
     """The Background of a (dark-ink) working image."""
     small = small_copy(grey, options)
-    return Background(small, closing(small, background_kernel(min(grey.shape), small, options)))
+    return Background(small, closing(small, background_kernel(grey.shape, small, options)))
 
 
 def responses(small: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -159,7 +160,7 @@ def polarity_and_background(grey: np.ndarray, options: SegmentOptions) -> tuple[
     on a copy half that size, 60x80 for a 640x480 frame, left 3 more of the 29 dev photos fitted
     to 640x480 undecided, each then searched in both polarities: slower, not faster.)"""
     small = small_copy(grey, options)
-    bg_dark, dark, light = responses(small, background_kernel(min(grey.shape), small, options))
+    bg_dark, dark, light = responses(small, background_kernel(grey.shape, small, options))
     background = Background(small, bg_dark, responses=(dark, light))
     # Two votes. (1) Ink is thin: with the wrong polarity the "ink" is the paper between
     # strokes (loops, gaps, grid cells), much wider; a response clearly (2x) the thinner wins.
@@ -199,14 +200,18 @@ def likely_dark(grey: np.ndarray, options: SegmentOptions, background: Backgroun
             # negative): the thinner strokes, even if less than twice thinner, are the ink. Not
             # in a tight crop, where a marker's stroke can be wider than the paper between
             # strokes (seed_9.jpg: 19 px against 14 px, read as 15 "digits" of loop and gap).
-            tight_crop = min(grey.shape) <= options.crop_side
-            if votes.board and not tight_crop and min(w_dark, w_light) > 0 and w_dark != w_light:
+            if (
+                votes.board
+                and not options.tight_crop(grey.shape)
+                and min(w_dark, w_light) > 0
+                and w_dark != w_light
+            ):
                 return w_dark < w_light
         return True
     if background is not None and background.responses is not None:
         dark, light = background.responses
     else:
-        _, dark, light = responses(small, background_kernel(min(grey.shape), small, options))
+        _, dark, light = responses(small, background_kernel(grey.shape, small, options))
     return float(dark.sum()) <= float(light.sum())
 
 

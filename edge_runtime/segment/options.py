@@ -58,6 +58,11 @@ class SegmentOptions:
     """At most this many ink blobs per pass go on to merging and splitting (the largest): twice
     ``max_digits``, room for broken strokes; more is texture or noise, and it bounds the work."""
 
+    def tight_crop(self, shape: tuple[int, ...]) -> bool:
+        """Whether an image of this (h, w) shape is treated as a tight crop (``crop_side``): one
+        digit or a few filling the frame, strokes a large part of it (seed_9.jpg)."""
+        return min(shape[:2]) <= self.crop_side
+
 
 DEFAULT = SegmentOptions()
 
