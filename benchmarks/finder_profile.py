@@ -52,6 +52,8 @@ STAGE_NAMES = {"classify_warm": "classify again, warm"}
 SETS = ("rendered", "plain", "photos", "negatives", "large")
 BAR_SETS = SETS[:3]
 """The sets issue 11's bars are set on (640x480 frames)."""
+FINDER_BARS_MS = (3.0, 6.0, 10.0)
+"""Issue 11's bars for find + normalise + classify on each of ``BAR_SETS``: median, p95, worst frame."""
 FRAME = (480, 640)  # (height, width) px
 LARGE_SIZES = ((720, 1280), (1080, 1920), (1944, 2592), (3024, 4032))
 """(height, width) of the ``large`` set's frames: 720p and 1080p webcams, the Raspberry Pi camera
@@ -227,6 +229,8 @@ def profile_folder(folder: Path, model: Path, reps: int) -> dict:
             exact += text == label
         out["sets"][name] = {
             "frames": len(items),
+            "frame_files": [it["file"] for it in items],
+            "frame_digits": [len(it["label"]) for it in items],  # what each frame holds
             "reads_ms": reads,
             "digits_correct": correct,
             "digits_total": total,
@@ -354,7 +358,7 @@ def summarise(runs: list[dict]) -> dict:
             best.append(min(rounds, key=lambda r: r["total"]))
         stage_ms = {s: _percentiles([b[s] for b in best]) for s in STAGES}
         keep = {k: v for k, v in first.items() if k != "reads_ms"}
-        out["sets"][name] = {**keep, "stage_ms": stage_ms}
+        out["sets"][name] = {**keep, "stage_ms": stage_ms, "frame_total_ms": [b["total"] for b in best]}
     return out
 
 
@@ -463,6 +467,7 @@ def render_finder_profile(data: dict) -> str:
                 continue  # (a report made before the stage was measured)
             row = f"| {name} ({entry['frames']}) | {STAGE_NAMES.get(stage, stage)} | "
             lines.append(row + (f"{cell(prev, stage)} | " if old else "") + f"{cell(entry, stage)} |")
+    lines += slow_frames(data["new"])
     lines += ["", "| set | " + ("previous digits | " if old else "") + "digits read |", "| --- | --- |"]
     if old:
         lines[-1] += " --- |"
@@ -494,6 +499,31 @@ def render_finder_profile(data: dict) -> str:
         for mode, s in stream["modes"].items():
             lines.append(f"| {mode} | {s['p50']:.2f} / {s['p95']:.2f} / {s['max']:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def slow_frames(summary: dict, bar_ms: float = FINDER_BARS_MS[1], most: int = 6) -> list[str]:
+    """Markdown lines: per bar set, the frames of this code above ``bar_ms`` in total, slowest
+    first, each with how many digits it holds (the bars are set for a frame of 10 digits; the
+    photos hold 1 to 34), so that what sets a set's p95 and max is in the report."""
+    parts = []
+    for name in BAR_SETS:
+        entry = summary["sets"].get(name)
+        if not entry or not {"frame_total_ms", "frame_files", "frame_digits"} <= entry.keys():
+            continue  # (a report made before the frames were kept)
+        totals, files, digits = entry["frame_total_ms"], entry["frame_files"], entry["frame_digits"]
+        slow = sorted((t, f, d) for t, f, d in zip(totals, files, digits) if t > bar_ms)[::-1]
+        if not slow:
+            parts.append(f"{name}: none")
+            continue
+        listed = ", ".join(f"{Path(f).stem} ({d} digits) {t:.1f}" for t, f, d in slow[:most])
+        more = f", and {len(slow) - most} more" if len(slow) > most else ""
+        parts.append(f"{name}: {len(slow)} of {len(totals)}: {listed}{more}")
+    if not parts:
+        return []
+    return [
+        "",
+        f"Frames above {bar_ms:g} ms in total (this code; ms, slowest first): " + "; ".join(parts) + ".",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

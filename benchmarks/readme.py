@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.finder_profile import BAR_SETS
+from benchmarks.finder_profile import BAR_SETS, FINDER_BARS_MS
 from benchmarks.markdown import fmt_pct, fmt_us, fmt_x, table
 from benchmarks.rows import BenchRow, default_row
 from edge_runtime.contract import PROJECT_ROOT
@@ -72,8 +72,6 @@ class Artefacts:
 # ---------------------------------------------------------------- the passages
 
 
-FINDER_BARS_MS = (3.0, 6.0, 10.0)
-"""Issue 11's bars for find + normalise + classify on each profile set: median, p95, worst frame."""
 STYLE_BAR = 0.98
 """Issue 13's bar: accuracy on every style of the style suite."""
 

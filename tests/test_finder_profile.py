@@ -89,3 +89,25 @@ def test_the_report_table_leaves_out_a_stage_an_older_report_did_not_measure():
     table = render_finder_profile(data)
     assert "| plain (1) | find |" in table and "| classify again, warm |" not in table
     assert "| plain (1) | classify again, warm |" in render_finder_profile({"new": new})
+
+
+def test_the_report_names_the_frames_above_the_p95_bar_with_their_digits():
+    from benchmarks.finder_profile import FINDER_BARS_MS, render_finder_profile
+
+    bar = FINDER_BARS_MS[1]
+    run = _run(
+        [_frame(find=bar + 3, other=1.0), _frame(find=1.0, other=0.5), _frame(find=bar + 1, other=1.0)]
+    )
+    entry = run["sets"]["plain"]
+    entry["frame_files"] = ["a/hyp_3.bmp.png", "b.png", "c.png"]
+    entry["frame_digits"] = [34, 10, 12]
+    text = render_finder_profile({"new": summarise([run])})
+    # Totals (median reads): hyp_3 bar + 6, c bar + 4; b is under the bar and not named.
+    line = next(ln for ln in text.splitlines() if ln.startswith("Frames above"))
+    assert f"plain: 2 of 3: hyp_3.bmp (34 digits) {bar + 6:.1f}, c (12 digits) {bar + 4:.1f}" in line
+    assert "b (" not in line
+    # A report made before the frames were kept has no such line.
+    del run["sets"]["plain"]["frame_files"]
+    old = summarise([run])
+    del old["sets"]["plain"]["frame_total_ms"]
+    assert "Frames above" not in render_finder_profile({"new": old})
