@@ -112,14 +112,14 @@ def find_digit_candidates(
     # Both polarities' coarse passes first, then the closer looks: a polarity whose coarse
     # "digits" are far smaller than the other's (OTHER_POLARITY_H) is the wrong one, and its
     # closer look (the costliest step, 5-20 ms at 640x480) is skipped, whichever was likelier.
+    # When a closer look will follow anyway (digits shorter than ``min_digit_px``), the coarse
+    # pass stops once it knows the digits' height: merging, ordering and crops would be discarded.
+    closer_below = options.min_digit_px if coarse < fine else 0.0
     coarse_passes = []
     for is_dark in tries:
         bg = background if is_dark else None
         if bg is None and min(work.shape) >= TINY_SIDE:
             bg = background_of(work if is_dark else cv2.LUT(work, LIGHT_TO_DARK), options)
-        # When a closer look will follow anyway (digits shorter than ``min_digit_px``), the coarse
-        # pass stops once it knows the digits' height: merging, ordering and crops would be discarded.
-        closer_below = options.min_digit_px if coarse < fine else 0.0
         coarse_passes.append(find_at(work, coarse, options, is_dark, bg, closer_below=closer_below))
     tallest = max(found.digit_h for found in coarse_passes)
     out = []
@@ -219,7 +219,7 @@ def find_at(
     labels = found.labels
     h, w = ink.shape
     if (
-        not options.tight_crop((h, w))
+        not options.tight_crop(ink.shape)
         and found.stats[found.keep, cv2.CC_STAT_AREA].sum() > options.max_ink * h * w
     ):
         return PassResult(BlobList(), 0.0, texture=True)

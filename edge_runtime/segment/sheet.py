@@ -30,8 +30,9 @@ EDGE_MARGIN = 7
 
 def sheet_mask(bg: np.ndarray, small: np.ndarray) -> np.ndarray | None:
     """A sheet of paper on a much darker surround (desk, clothing): uint8 mask of the sheet
-    in ``bg``'s pixels (255 = paper, 0 = not: a mask for OpenCV's bitwise operations), shrunk a little to drop the paper's edge; None when the
-    background ``bg`` has no such dark surround (paper fills the frame, or only vignetting).
+    in ``bg``'s pixels (255 = paper, 0 = not: a mask for OpenCV's bitwise operations), shrunk a
+    little to drop the paper's edge; None when the background ``bg`` has no such dark surround
+    (paper fills the frame, or only vignetting).
 
     Whether there is a sheet is read from the background (no ink in it); its outline also
     needs the image ``small`` itself to be smooth there, because the background's closing
