@@ -417,3 +417,57 @@ def test_a_streak_cut_off_a_digit_is_not_read_as_one(clean_digits):
     heights = [b.box[3] for b in blobs]
     assert len(blobs) == 5, [b.box for b in blobs]
     assert min(heights) > 0.5 * max(heights)
+
+
+def test_morphology_on_padded_rows_equals_opencvs():
+    """``segment.morph.morphology`` pads rows to a multiple of 16 px for speed: the same pixels as
+    OpenCV's opening and closing (default border), whatever the width, kernel or image."""
+    from edge_runtime.segment.morph import morphology
+
+    rng = np.random.default_rng(6)
+    for trial in range(600):
+        h, w = (int(v) for v in rng.integers(1, 260, 2))
+        k = int(rng.choice([3, 19, 21, 25, 33, 71])) if trial % 4 else int(rng.integers(1, 2 * max(h, w) + 3))
+        kernel = (
+            np.ones((k, k), np.uint8)
+            if trial % 5
+            else cv2.getStructuringElement(
+                cv2.MORPH_ELLIPSE, (int(rng.integers(19, 40)), int(rng.integers(1, 40)))
+            )
+        )
+        image = rng.integers(0, 256, (h, w)).astype(np.uint8)
+        if trial % 3 == 1:
+            image = (image > 127).astype(np.uint8) * 255  # masks, as the sheet and polarity tests open
+        elif trial % 3 == 2:
+            image = cv2.blur(image, (5, 5))  # smooth, as the background
+        for op in (cv2.MORPH_OPEN, cv2.MORPH_CLOSE):
+            ours, opencv = morphology(image, op, kernel), cv2.morphologyEx(image, op, kernel)
+            assert np.array_equal(ours, opencv), (h, w, kernel.shape, op)
+    with pytest.raises(ValueError, match="MORPH_OPEN or MORPH_CLOSE"):
+        morphology(np.zeros((5, 7), np.uint8), cv2.MORPH_GRADIENT, np.ones((21, 21), np.uint8))
+
+
+def test_busy_ink_thresholds_take_numpys_medians_without_importing_numpy_ma():
+    """The noise ceiling of a busy ink map (most of it above the weak floor) comes from two
+    medians: numpy's, bit for bit, but without ``np.median``, whose first call in a process
+    imports numpy.ma (~19 ms in one frame's read)."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import numpy as np
+from edge_runtime.segment.components import NOISE_CAP, NOISE_MADS, thresholds
+from edge_runtime.segment.options import DEFAULT
+ink = np.random.default_rng(7).uniform(0.0, 0.6, (116, 640)).astype(np.float32)
+weak, strong = thresholds(ink, DEFAULT)
+assert "numpy.ma" not in sys.modules
+sub = ink[::4, ::4]
+med = float(np.median(sub))
+noise = med + NOISE_MADS * float(np.median(np.abs(sub - med)))
+assert noise > max(DEFAULT.min_contrast, 0.4 * strong)  # the busy path: the medians decide
+assert weak == max(DEFAULT.min_contrast, 0.4 * strong, min(noise, NOISE_CAP * strong)), (weak, noise)
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

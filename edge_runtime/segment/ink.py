@@ -15,9 +15,10 @@ import cv2
 import numpy as np
 
 from edge_runtime.segment.components import otsu
+from edge_runtime.segment.morph import morphology
 from edge_runtime.segment.options import DEFAULT, TINY_SIDE, SegmentOptions, odd
 from edge_runtime.segment.sheet import sheet_mask
-from edge_runtime.segment.stats import percentile_u8
+from edge_runtime.segment.stats import median, percentile_u8
 
 RESPONSE_FLOOR = 16.0
 """Grey levels: a response is never relative to less than this (a black frame is not paper)."""
@@ -98,7 +99,7 @@ def closing(small: np.ndarray, k: np.ndarray, op: int = cv2.MORPH_CLOSE) -> np.n
     half-closed there (a false stroke where the shadow meets the frame)."""
     p = k.shape[0] // 2 + 1
     smooth = cv2.copyMakeBorder(cv2.blur(small, (3, 3)), p, p, p, p, cv2.BORDER_REFLECT)
-    return cv2.morphologyEx(smooth, op, k)[p:-p, p:-p]
+    return morphology(smooth, op, k)[p:-p, p:-p]
 
 
 def background_of(grey: np.ndarray, options: SegmentOptions) -> Background:
@@ -139,7 +140,7 @@ def dark_ink(small: np.ndarray) -> bool:
     do not survive it."""
     _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     k = cv2.getStructuringElement(cv2.MORPH_RECT, (odd(SHEET_OPENING * min(small.shape)),) * 2)
-    sheet = cv2.morphologyEx(bright, cv2.MORPH_OPEN, k)
+    sheet = morphology(bright, cv2.MORPH_OPEN, k)
     kept = np.count_nonzero(sheet)
     return kept >= SHEET_MIN_FRACTION * sheet.size and kept >= SHEET_KEPT * np.count_nonzero(bright)
 
@@ -150,7 +151,7 @@ def polarity(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> bool | None
     h, w = grey.shape
     if min(h, w) < TINY_SIDE:  # tiny image (a 28x28 MNIST digit): the border is background
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-        return bool(np.median(border) > grey.mean())
+        return bool(median(border) > grey.mean())
     return polarity_and_background(grey, options)[0]
 
 
@@ -253,7 +254,7 @@ def ink_and_sheet(
         grey = cv2.LUT(grey, LIGHT_TO_DARK)
     if min(grey.shape) < TINY_SIDE:  # a tiny (e.g. 28x28) image: one background level, from the border
         border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]).astype(np.float32)
-        bg = float(np.median(border))
+        bg = float(median(border))
         return np.clip((bg - grey.astype(np.float32)) / max(bg, 1.0), 0, 1), None
     if background is None:
         background = background_of(grey, options)

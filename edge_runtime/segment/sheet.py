@@ -8,6 +8,7 @@ import math
 import cv2
 import numpy as np
 
+from edge_runtime.segment.morph import morphology
 from edge_runtime.segment.options import odd
 
 SHEET_FRACTION = (0.05, 0.95)
@@ -49,7 +50,7 @@ def sheet_mask(bg: np.ndarray, small: np.ndarray) -> np.ndarray | None:
     bright[_desk(small, hi) > 0] = 0
     # Cut arms and bridges to leftover desk: a sheet is much wider than 15% of the frame.
     wide = cv2.getStructuringElement(cv2.MORPH_RECT, (odd(SHEET_WIDTH * min(small.shape)),) * 2)
-    bright = cv2.morphologyEx(bright, cv2.MORPH_OPEN, wide)
+    bright = morphology(bright, cv2.MORPH_OPEN, wide)
     # The sheet is the largest bright region (others of half its size count too); smaller
     # bright patches are highlights on the desk. Only the regions' areas are needed: a count of
     # the labels, not OpenCV's stats (boxes and centroids as well, ~4x the labelling's cost).
@@ -78,7 +79,7 @@ def _desk(small: np.ndarray, paper: float) -> np.ndarray:
     dull = ~median_at_least(small, DULL * paper, window)
     desk = (texture & dull).astype(np.uint8)
     k = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
-    return cv2.morphologyEx(desk, cv2.MORPH_OPEN, k)
+    return morphology(desk, cv2.MORPH_OPEN, k)
 
 
 def median_at_least(image: np.ndarray, level: float, window: int) -> np.ndarray:
