@@ -111,3 +111,35 @@ def test_the_report_names_the_frames_above_the_p95_bar_with_their_digits():
     old = summarise([run])
     del old["sets"]["plain"]["frame_total_ms"]
     assert "Frames above" not in render_finder_profile({"new": old})
+
+
+def test_timed_reads_pay_nothing_a_process_pays_once(mnist_test, shipped_model, tmp_path, monkeypatch):
+    # The classifier makes an interpreter for each new batch size on its first use (~5 ms). Every
+    # frame is read once before the timed reads, so no timed read makes one: a blank frame first,
+    # then a frame of 10 digits whose batch size nothing has used yet.
+    import json
+
+    import numpy as np
+
+    import edge_runtime.pipeline as pipeline
+    from benchmarks import finder_profile as fp
+
+    x, y = mnist_test
+    image, text = fp.camera_frame(x[:10], y[:10], np.random.default_rng(3), fp.FRAME)
+    blank = np.full_like(image, 200)
+    sets = {
+        "rendered": [fp._save(tmp_path, "blank.png", blank, ""), fp._save(tmp_path, "r.png", image, text)]
+    }
+    (tmp_path / "sets.json").write_text(json.dumps(sets))
+    made = []  # interpreters the classifier holds after each read, in order
+    read = pipeline.DigitReader.read
+
+    def counting_read(self, img):
+        out = read(self, img)
+        made.append(sum(v is not None for v in self.classifier._batched.values()))
+        return out
+
+    monkeypatch.setattr(pipeline.DigitReader, "read", counting_read)
+    fp.profile_folder(tmp_path, shipped_model, reps=2)
+    assert len(made) == 2 + 2 * 2  # the warm-up reads, then two timed reads of each frame
+    assert made[1] == 1 and made[2:] == [1, 1, 1, 1]  # made in the warm-up, never after
