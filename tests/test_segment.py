@@ -471,3 +471,46 @@ print("ok")
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_the_board_is_looked_for_only_when_it_can_change_the_polarity(mnist_test, monkeypatch):
+    """polarity_and_background skips the board test when the width vote and the paper test agree:
+    the polarity must be what the two votes give with both tests taken (scenes, their negatives
+    and boards, blank and noisy frames, and a scene whose thin dark strokes meet a board and no
+    paper: there the board makes the votes disagree)."""
+    from benchmarks import finder_profile as fp
+    from edge_runtime.segment import DEFAULT, ink
+
+    def both_tests(work):  # the votes as written before the skip: every test taken
+        small = ink.small_copy(work, DEFAULT)
+        _, dark, light = ink.responses(small, ink.background_kernel(work.shape, small, DEFAULT))
+        w_dark, w_light = ink.response_width(dark), ink.response_width(light)
+        votes = [w_dark < w_light] if max(w_dark, w_light) > ink.WIDTH_VOTE * min(w_dark, w_light) else []
+        sheet, board = ink.dark_ink(small), ink.dark_ink(cv2.bitwise_not(small))
+        disagree = bool(votes) and sheet != board and sheet != votes[0]
+        votes += [sheet] if sheet != board else []
+        return (votes[0] if votes and all(v == votes[0] for v in votes) else None), disagree
+
+    x, y = mnist_test
+    rng = np.random.default_rng(9)
+    frames = [np.full((240, 320), 200, np.uint8), rng.integers(0, 256, (240, 320)).astype(np.uint8)]
+    for seed in range(6):
+        img, _ = render_sheet(
+            x[:8], y[:8], np.random.default_rng(seed), rows=1 + seed % 2, invert=seed % 3 == 0
+        )
+        work = cv2.resize(grey(img), (320, 240), interpolation=cv2.INTER_AREA)
+        frames += [work, cv2.bitwise_not(work)]
+    scene = np.random.default_rng([0, 9])  # the finder profile's rendered_009
+    pick = scene.choice(len(x), 10, replace=False)
+    img, _ = fp.camera_frame(x[pick], y[pick], scene, fp.FRAME)
+    frames.append(cv2.resize(grey(img), (320, 240), interpolation=cv2.INTER_AREA))
+    calls = []
+    real = ink.dark_ink
+    monkeypatch.setattr(ink, "dark_ink", lambda small: calls.append(1) or real(small))
+    disagreements = 0
+    for work in frames:
+        expected, disagree = both_tests(work)
+        disagreements += disagree
+        assert ink.polarity_and_background(work, DEFAULT)[0] == expected
+    assert disagreements >= 1  # the case where the board must be looked for is among them
+    assert len(calls) < 4 * len(frames)  # (2 a frame each, at most): some boards were skipped

@@ -43,8 +43,9 @@ class Votes(NamedTuple):
     """The same for the light-ink response."""
     paper: bool
     """A large bright region survives a wide opening (``dark_ink``)."""
-    board: bool
-    """A large dark region survives a wide closing."""
+    board: bool | None
+    """A large dark region survives a wide closing; None: not looked for (it could not change
+    the polarity: ``polarity_and_background``)."""
 
 
 @dataclass
@@ -171,10 +172,13 @@ def polarity_and_background(grey: np.ndarray, options: SegmentOptions) -> tuple[
         votes.append(w_dark < w_light)
     # (2) Paper is a large bright region that survives a wide opening, a board a large dark
     # one that survives a wide closing; when exactly one is there, it votes. (Both are there
-    # for a sheet on a dark desk and its negative, and in vignetted frames.)
-    sheet, board = dark_ink(small), dark_ink(cv2.bitwise_not(small))
+    # for a sheet on a dark desk and its negative, and in vignetted frames.) When the first
+    # vote was taken and the paper test agrees with it, the board cannot change the outcome
+    # (a board too: no second vote; none: a second, agreeing vote), so it is not looked for.
+    sheet = dark_ink(small)
+    board = None if votes and votes[0] == sheet else dark_ink(cv2.bitwise_not(small))
     background.votes = Votes(w_dark, w_light, sheet, board)
-    if sheet != board:
+    if board is not None and sheet != board:
         votes.append(sheet)
     # Noise can fool either (specks read as thin light strokes; a noisy page's Otsu split):
     # votes that disagree, or none, leave it open.
