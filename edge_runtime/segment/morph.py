@@ -1,16 +1,17 @@
 """Opening and closing with OpenCV, on rows padded to a multiple of 16 px.
 
-OpenCV's morphology filters run SIMD over each row in blocks of 16 bytes and finish a row's
-last ``width % 16`` pixels one by one, each over the whole kernel. With the finder's kernels of
-19-71 px that tail costs up to as much as the rest: one thread, a 25 px dilation of 146 rows
-took 0.028 ms at 192 px wide and 0.051-0.061 ms at 186-190 (a saw-tooth of period 16); a 33 px
-closing of 194 x 247, the closer look's background at 640x480, 0.120 ms against 0.066 ms at
-256. So the rows are padded to the next multiple of 16 with the value that never wins the
-step's comparison (0 for a dilation, 255 for an erosion, as OpenCV's default border treats
-pixels outside the image), and the padding is cut off again: the same result, pixel for pixel.
-(Measured and dropped: windows built by doubling, log2(k) + 1 ``cv2.max`` passes a direction,
-faster than OpenCV for a bare 71 px dilation, but slower once the image is padded to keep its
-size.)"""
+OpenCV's rectangle morphology costs more when the image's width is not a multiple of 16: one
+thread, x86, a 25 px dilation of 146 rows took 0.028 ms at 192 px wide, then more with every
+column up to 0.061 ms at 190 (a saw-tooth of period 16 in the width, growing with the kernel:
+its vectorised row filter appears to leave a row's last ``width % 16`` pixels to a loop over the
+whole kernel). The closer look's background at 640x480, a 33 px closing of 194 x 247, took
+0.120 ms against 0.066 ms at 256 px wide. So the rows are padded to the next multiple of 16 with
+the value that never wins the step's comparison (0 for a dilation, 255 for an erosion, as
+OpenCV's default border treats pixels outside the image), and the padding is cut off again: the
+same result, pixel for pixel. In a whole read (interleaved A/B over the profile's frames) this
+saved 2-3% of a frame. (Measured and dropped: windows built by doubling, log2(k) + 1
+``cv2.max`` passes a direction, faster than OpenCV for a bare 71 px dilation, but slower once
+the image is padded to keep its size.)"""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import cv2
 import numpy as np
 
 ROW_BLOCK = 16
-"""Bytes OpenCV's morphology filters take at a time (SSE2; AVX2 builds dispatch the same rows)."""
+"""The period (px) of the saw-tooth above: widths that are multiples of it cost least."""
 MIN_KERNEL = 19
 """Kernels narrower than this (px) go to OpenCV as they are: their tail is short, and the padding
 cost more than it saved (15 px on 186 or 213 px wide images)."""
