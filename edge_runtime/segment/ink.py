@@ -98,8 +98,18 @@ def closing(small: np.ndarray, k: np.ndarray, op: int = cv2.MORPH_CLOSE) -> np.n
     A 3x3 mean first, so that it reads the paper's mean level, not its brightest grain.
     Reflected padding: at the frame's edge a truncated window would leave a shadow's edge
     half-closed there (a false stroke where the shadow meets the frame)."""
+    return _background(_smooth_padded(small, k), k, op)
+
+
+def _smooth_padded(small: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``small``'s 3x3 mean, padded by reflection for ``closing`` with kernel ``k``."""
     p = k.shape[0] // 2 + 1
-    smooth = cv2.copyMakeBorder(cv2.blur(small, (3, 3)), p, p, p, p, cv2.BORDER_REFLECT)
+    return cv2.copyMakeBorder(cv2.blur(small, (3, 3)), p, p, p, p, cv2.BORDER_REFLECT)
+
+
+def _background(smooth: np.ndarray, k: np.ndarray, op: int) -> np.ndarray:
+    """``closing``'s morphology on its padded mean, the padding cut off."""
+    p = k.shape[0] // 2 + 1
     return morphology(smooth, op, k)[p:-p, p:-p]
 
 
@@ -113,7 +123,8 @@ def responses(small: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     """(dark-ink background, dark-ink response, light-ink response) of a small copy: each
     response is the contrast to its background (closing / opening with kernel ``k``), relative
     to the paper's level (dark) or to the headroom above the ground (light), float32 in [0, 1]."""
-    bg_dark, bg_light = closing(small, k), closing(small, k, cv2.MORPH_OPEN)
+    smooth = _smooth_padded(small, k)  # (one mean for both)
+    bg_dark, bg_light = _background(smooth, k, cv2.MORPH_CLOSE), _background(smooth, k, cv2.MORPH_OPEN)
     # Saturating uint8 differences are the clip at 0; no response exceeds 1 (the difference is
     # at most its denominator), so no clip is needed there.
     dark = cv2.subtract(bg_dark, small).astype(np.float32)
