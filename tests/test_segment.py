@@ -514,3 +514,20 @@ def test_the_board_is_looked_for_only_when_it_can_change_the_polarity(mnist_test
         assert ink.polarity_and_background(work, DEFAULT)[0] == expected
     assert disagreements >= 1  # the case where the board must be looked for is among them
     assert len(calls) < 4 * len(frames)  # (2 a frame each, at most): some boards were skipped
+
+
+def test_block_means_equal_opencvs_area_averaging():
+    """``block_mean`` takes a faster path for k = 3 (a 3x3 box filter at the blocks' centres):
+    the same pixels as OpenCV's INTER_AREA over whole blocks, for every k."""
+    from edge_runtime.segment.ink import block_mean
+
+    rng = np.random.default_rng(10)
+    for trial in range(300):
+        h, w = (int(v) for v in rng.integers(6, 300, 2))
+        image = rng.integers(0, 256, (h, w)).astype(np.uint8)
+        if trial % 2:
+            image = cv2.blur(image, (7, 7))  # smooth, as frames are, as well as noise
+        for k in (2, 3, 4, 5):
+            crop = image[: h - h % k, : w - w % k]
+            expected = cv2.resize(crop, (w // k, h // k), interpolation=cv2.INTER_AREA)
+            assert np.array_equal(block_mean(image, k), expected), (h, w, k)

@@ -81,6 +81,12 @@ def block_mean(grey: np.ndarray, k: int) -> np.ndarray:
     if k == 1:
         return grey
     h, w = grey.shape
+    if k == 3:
+        # cv2.blur's 3x3 means at the blocks' centres: the same pixels (INTER_AREA and the box
+        # filter round alike: equal on 309 frames, for every odd k up to 13), in 0.17 ms instead
+        # of 0.25 at 640x480 (the closer look's small copy); no faster from k = 5 on.
+        centres = cv2.blur(grey[: h - h % 3, : w - w % 3], (3, 3), borderType=cv2.BORDER_REPLICATE)
+        return np.ascontiguousarray(centres[1::3, 1::3])
     return cv2.resize(grey[: h - h % k, : w - w % k], (w // k, h // k), interpolation=cv2.INTER_AREA)
 
 
