@@ -71,7 +71,7 @@ class ProfileOptions:
     frames: int = 20
     """Frames in each synthetic set (rendered, plain)."""
     reps: int = 2
-    """Timed reads of every frame per round (after one warm-up read of the set's first frame)."""
+    """Timed reads of every frame per round (after one warm-up read of every frame of the set)."""
     seed: int = 0
     """Seed for choosing MNIST digits and rendering frames."""
     photos_dir: Path | None = None

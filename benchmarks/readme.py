@@ -87,7 +87,8 @@ def finder_and_styles_rows(r: dict) -> list[list[str]]:
         rows.append(
             [
                 "finder profile: find + normalise + classify, CPU time, one thread, each frame's fastest of "
-                f"{r['finder_profile']['options'].get('rounds', '?')} rounds (p50 / p95 / max)",
+                f"{r['finder_profile']['options'].get('rounds', '?')} rounds, every frame read once before "
+                "(p50 / p95 / max)",
                 ", ".join(
                     f"{name} {t['p50']:.1f} / {t['p95']:.1f} / {t['max']:.1f} ms"
                     for name, t in totals.items()
