@@ -110,6 +110,35 @@ def test_clearly_better_candidate():
     assert not _clearly_better((0.0, 0.0, 0), strong)
 
 
+def test_a_candidate_list_that_cannot_win_is_not_read_and_nothing_changes(
+    classifier, dev_photos, monkeypatch
+):
+    # guer_10.png and its negative: the polarity is unsure, and the other polarity's list holds
+    # 4-5 faint blobs (loops and gaps) that lose to the one digit even were each read with
+    # confidence 1. It is not normalised nor classified; the reading is what reading both gives.
+    import edge_runtime.pipeline as pipeline
+
+    image = cv2.imread(str(dev_photos / "guer_10.png"))
+
+    def read_both_ways() -> tuple[list, list[int]]:
+        reader = pipeline.DigitReader(classifier, min_confidence=0.0)
+        classify, read = reader._classify, []
+        monkeypatch.setattr(reader, "_classify", lambda blobs: read.append(len(blobs)) or classify(blobs))
+        out = []
+        for img in (image, 255 - image):
+            r = reader.read(img)
+            out.append((r.text, [(d.label, d.confidence, d.box) for d in r.digits]))
+        return out, read
+
+    skipped, lists_skipped = read_both_ways()
+    # Every list's best case wins: both lists are read, as before the skip.
+    monkeypatch.setattr(pipeline, "_best_case", lambda peak: (1.0, float("inf"), 10**9))
+    both, lists_both = read_both_ways()
+    assert skipped == both and skipped[0][0] == "4" and skipped[1][0] == "4"
+    assert lists_both == [1, 5, 1, 4] and lists_skipped == [1, 1]
+    assert pipeline._best_case(np.float32([0.5, 0.7])) >= (1.0, 0.6, 2)  # the mean peak, and no less
+
+
 def shaking_video(sheet: np.ndarray, n: int, path) -> list[np.ndarray]:
     """A real MJPG video file of ``sheet`` held and shaking a little (0-2 px), read back by
     OpenCV as a camera's frames would be."""
