@@ -95,50 +95,57 @@ def _fitted_size(shape: tuple[int, ...], scale: float) -> tuple[int, int]:
     return max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale))
 
 
-def _thicken(ink: np.ndarray, k: int, scale: float, options: NormalizeOptions) -> np.ndarray:
+def _thicken(
+    ink: np.ndarray, k: int, scale: float, options: NormalizeOptions
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Dilate ``ink`` with a disc of about ``k`` px, but never so far that a loop closes: a thin-pen
     9 fitted from a tall crop would otherwise become a blob on a stick (read as 1). The disc
-    shrinks until every hole the digit shows at 28x28 still shows; no thickening if even 1 px closes one."""
+    shrinks until every hole the digit shows at 28x28 still shows; no thickening if even 1 px closes one.
+    -> (the crop, thickened or not; the copy of it fitted into the 20 px box by area averaging,
+    which the hole test made, or None: ``normalize_digit`` then makes it)."""
     size = _fitted_size(ink.shape, scale)
 
-    def holes_at_28(img: np.ndarray) -> int:
-        small = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
-        return holes((small > 0.35 * cv2.minMaxLoc(small)[1]).view(np.uint8), options.min_hole_px)
+    def holes_in(fitted: np.ndarray) -> int:
+        return holes((fitted > 0.35 * cv2.minMaxLoc(fitted)[1]).view(np.uint8), options.min_hole_px)
 
-    wanted = holes_at_28(ink)
+    fitted = cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
+    wanted = holes_in(fitted)
     while k >= 1:
         thick = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k + 1, k + 1)))
-        if wanted == 0 or holes_at_28(thick) >= wanted:
-            return thick
+        if wanted == 0:
+            return thick, None
+        fitted_thick = cv2.resize(thick, size, interpolation=cv2.INTER_AREA)
+        if holes_in(fitted_thick) >= wanted:
+            return thick, fitted_thick
         k = k * 2 // 3  # a few tries at most: 10 -> 6 -> 4 -> 2 -> 1
-    return ink
+    return ink, fitted
 
 
-def _adjust_stroke(ink: np.ndarray, scale: float, options: NormalizeOptions) -> np.ndarray:
+def _adjust_stroke(
+    ink: np.ndarray, scale: float, options: NormalizeOptions
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Thicken or thin the strokes of ``ink`` (float, white on black) so that, once the crop is
-    scaled by ``scale``, they are about as wide as MNIST's."""
+    scaled by ``scale``, they are about as wide as MNIST's. -> (the crop; its copy fitted into
+    the box by area averaging when thickening made one, else None)."""
     strong = ink > 0.35
     width = stroke_width(strong)
     lo, hi = options.stroke_range
     target = options.stroke_target
     w28 = width * scale
     if lo <= w28 <= hi or width <= 0:
-        return ink
+        return ink, None
     # Kernel size in source pixels that moves the width toward the target.
     k = int(round(abs(target - w28) / scale))
     if k < 1:
-        return ink
+        return ink, None
     if w28 < lo:
         k = min(k, max(1, int(round(options.max_thicken_px / scale))))
         return _thicken(ink, k, scale, options)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k + 1, k + 1))
     thinned = cv2.erode(ink, kernel)
     # Never erode a digit away: keep the original when thinning loses most of the ink.
-    return (
-        thinned
-        if cv2.countNonZero((thinned > 0.35).view(np.uint8)) > 0.25 * cv2.countNonZero(strong.view(np.uint8))
-        else ink
-    )
+    kept = cv2.countNonZero((thinned > 0.35).view(np.uint8)) > 0.25 * cv2.countNonZero(strong.view(np.uint8))
+    return (thinned if kept else ink), None
 
 
 def _unit_grey(ink: np.ndarray) -> np.ndarray:
@@ -177,10 +184,11 @@ def normalize_digit(crop: np.ndarray, options: NormalizeOptions = DEFAULT) -> np
     ink = ink[y0 : y0 + bh, x0 : x0 + bw]
     h, w = ink.shape
     scale = options.box / max(h, w)
-    ink = _adjust_stroke(ink, scale, options)
+    ink, small = _adjust_stroke(ink, scale, options)
     nw, nh = _fitted_size(ink.shape, scale)
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    small = cv2.resize(ink, (nw, nh), interpolation=interp)
+    if small is None or scale >= 1:  # (the hole test's copy is area-averaged: the same when shrinking)
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        small = cv2.resize(ink, (nw, nh), interpolation=interp)
     np.minimum(np.maximum(small, 0.0, out=small), 1.0, out=small)  # (np.clip: ~10x the overhead)
     # Centre of mass -> centre of the field; the shift is clipped so the digit stays inside.
     m = cv2.moments(small)
