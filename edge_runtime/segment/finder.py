@@ -188,19 +188,33 @@ def scales(H: int, W: int, options: SegmentOptions) -> tuple[float, float]:
 
 
 def rescale(grey: np.ndarray, scale: float) -> np.ndarray:
-    """``grey`` at ``scale``: 1/k by whole blocks (``block_mean``), other ratios by OpenCV.
-    (Measured and dropped: below half size, the whole factor under the ratio by ``block_mean``
-    first and OpenCV's area averaging for the rest: 4.8 ms instead of 11.1 for a 2592x1944 Pi
-    camera frame to 1024x768, and readings_check unchanged, but the dev photos and their
-    negatives at 2200-3500 px read 5 of 232 frames differently, 1 better and 4 worse.)"""
+    """``grey`` at ``scale``: 1/k by whole blocks (``block_mean``); any other shrinking ratio by
+    whole blocks while at least half is left, then bilinear for the rest (at a ratio above 1/2
+    every input pixel lies within a pixel of a sample, so each one counts); enlarging bicubic.
+
+    The other ratios are the closer looks of 1280x720 and 1200x900 frames (0.8, 0.85) and of
+    the Pi camera's 2592x1944 (0.395). OpenCV's area averaging (its fast path is for whole
+    blocks only) took 4.4, 7.0 and 14.9 ms for them, one thread (median); this takes 0.7, 0.9
+    and 1.4 ms. Readings, against area averaging:
+    benchmarks.readings_check unchanged (1028 frames); the dev photos and their negatives at
+    1100-1843 px and rendered scenes of 720p-1080 px (466 frames, 408 with such a ratio):
+    3405 against 3403 of 3470 digits right, 423 against 425 frames exact, 14 read differently;
+    at 2200-4032 px (446 frames, 194 below half): 3200 against 3198 of 3270, 407 exact either
+    way, 6 read differently (4 better). (Whole blocks and then area averaging, measured before:
+    4.8 ms for 2592x1944, and 1 better and 4 worse of 232 frames at 2200-3500 px.)"""
     if scale == 1.0:
         return grey
     k = round(1 / scale)
     if scale < 1 and k * scale == 1.0:
         return block_mean(grey, k)
     H, W = grey.shape
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    return cv2.resize(grey, (max(1, round(W * scale)), max(1, round(H * scale))), interpolation=interp)
+    size = (max(1, round(W * scale)), max(1, round(H * scale)))
+    if scale > 1:
+        return cv2.resize(grey, size, interpolation=cv2.INTER_CUBIC)
+    whole = int(1 / scale)  # whole blocks while at least half is left
+    if whole >= 2:
+        grey = block_mean(grey, whole)
+    return cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR)
 
 
 def find_at(
