@@ -552,16 +552,25 @@ def test_the_board_is_looked_for_only_when_it_can_change_the_polarity(mnist_test
 
 def test_block_means_equal_opencvs_area_averaging():
     """``block_mean`` takes a faster path for k = 3 (a 3x3 box filter at the blocks' centres):
-    the same pixels as OpenCV's INTER_AREA over whole blocks, for every k."""
+    the same pixels as OpenCV's INTER_AREA over whole blocks; an even k above 2 halves first
+    (rounding twice): within one grey level of it."""
     from edge_runtime.segment.ink import block_mean
 
     rng = np.random.default_rng(10)
     for trial in range(300):
-        h, w = (int(v) for v in rng.integers(6, 300, 2))
+        h, w = (int(v) for v in rng.integers(8, 300, 2))
         image = rng.integers(0, 256, (h, w)).astype(np.uint8)
         if trial % 2:
             image = cv2.blur(image, (7, 7))  # smooth, as frames are, as well as noise
-        for k in (2, 3, 4, 5):
+        for k in (2, 3, 4, 5, 6, 8):
             crop = image[: h - h % k, : w - w % k]
             expected = cv2.resize(crop, (w // k, h // k), interpolation=cv2.INTER_AREA)
-            assert np.array_equal(block_mean(image, k), expected), (h, w, k)
+            ours = block_mean(image, k)
+            if k in (2, 3, 5):
+                assert np.array_equal(ours, expected), (h, w, k)
+            else:
+                assert ours.shape == expected.shape and np.abs(ours.astype(int) - expected).max() <= 1, (
+                    h,
+                    w,
+                    k,
+                )
