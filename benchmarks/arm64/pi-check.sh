@@ -34,7 +34,6 @@ ARM_TESTS=(tests/test_imageio.py tests/test_preprocess.py tests/test_segment.py 
   tests/test_arm64_compare.py tests/test_classifier_batches.py)
 # Left out under emulation (measured there: 450 s for all, ~300 s without these):
 ARM_DESELECT=(
-  tests/test_pipeline.py::test_ten_digit_frame_is_fast               # a speed bar: meaningless emulated
   tests/test_cli.py::test_seed_image_reads_9_without_tensorflow      # a speed bar; the seed is read below
   tests/test_camera.py::test_cli_stops_on_sigterm                    # 95 s emulated; signals are the host kernel's
 )
