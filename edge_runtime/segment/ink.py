@@ -116,15 +116,20 @@ def closing(small: np.ndarray, k: np.ndarray, op: int = cv2.MORPH_CLOSE) -> np.n
     return _background(_smooth_padded(small, k), k, op)
 
 
+def _padding(k: np.ndarray) -> int:
+    """Pixels of reflected padding each side for ``closing`` with kernel ``k``."""
+    return k.shape[0] // 2 + 1
+
+
 def _smooth_padded(small: np.ndarray, k: np.ndarray) -> np.ndarray:
     """``small``'s 3x3 mean, padded by reflection for ``closing`` with kernel ``k``."""
-    p = k.shape[0] // 2 + 1
+    p = _padding(k)
     return cv2.copyMakeBorder(cv2.blur(small, (3, 3)), p, p, p, p, cv2.BORDER_REFLECT)
 
 
 def _background(smooth: np.ndarray, k: np.ndarray, op: int) -> np.ndarray:
     """``closing``'s morphology on its padded mean, the padding cut off."""
-    p = k.shape[0] // 2 + 1
+    p = _padding(k)
     return morphology(smooth, op, k)[p:-p, p:-p]
 
 
