@@ -50,8 +50,9 @@ def parse_options(argv: list[str] | None = None) -> ExportOptions:
         "--variants",
         default="",
         help="comma-separated, e.g. fused_int8,unrolled_dynamic or lstm_fused_int8 "
-        "(default: lstm fused float32/float16/dynamic/int8 + unrolled dynamic/int8; "
-        "other archs unrolled float32/float16/dynamic/int8)",
+        "(default: lstm fused float32/float16/dynamic/int8 + unrolled dynamic; "
+        "other archs unrolled float32/float16/dynamic; unrolled int8 only when asked: "
+        "export/convert.py's default_variants says why)",
     )
     p.add_argument("--keras", default=None, help="export this model.keras instead of the runs (development)")
     p.add_argument("--mnist", default=None, help="mnist.npz (default: $MNIST_PATH, else ~/.keras/datasets)")
