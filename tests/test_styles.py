@@ -132,6 +132,33 @@ def test_open_top_four_opens_the_top(mnist_test):
     )
 
 
+def test_closed_top_four_closes_an_open_four_with_a_slanted_side(mnist_test):
+    x, y = mnist_test
+    rng = np.random.default_rng(0)
+    fours = np.flatnonzero(y == 4)[:N]
+    pairs = [(plain(x[i]), styles.closed_top_four(x[i], rng), x[i]) for i in fours]
+    kept = [(p, e) for p, e, _ in pairs if e is not None]
+    # It needs an open 4 whose bar crosses the stem and a triangle that stays open at 28x28:
+    # about three in ten of MNIST's 4s.
+    assert len(kept) >= 0.25 * N
+    for _, e in kept:
+        assert e.shape == (28, 28) and e.dtype == np.uint8 and e.max() > 200
+    # Every one it made is closed, none of those it took was (closed 4s are left out: None).
+    assert np.mean([styles._hole(styles._up(e)) is not None for _, e in kept]) >= 0.9
+    assert all(styles._hole(styles._up(src)) is None for _, e, src in pairs if e is not None)
+    assert all(e is None for _, e, src in pairs if styles._hole(styles._up(src)) is not None)
+
+    def sides(img, at):
+        x0, y0, w, h = box(img)
+        return len(runs(img[y0 + int(at * h)]))
+
+    # A triangle: one apex at the top, its two sides apart below it; the bar still reaches
+    # right of the stem (two strokes end there, so the bar's row is wider than the stem's).
+    assert np.mean([sides(e, 0.05) == 1 for _, e in kept]) >= 0.8
+    assert np.mean([sides(e, 0.3) == 2 for _, e in kept]) >= 0.7
+    assert np.mean([sides(p, 0.05) == 1 for p, _ in kept]) < np.mean([sides(e, 0.05) == 1 for _, e in kept])
+
+
 def test_elastic_is_seeded_mild_and_moves_pixels(mnist_test):
     x, _ = mnist_test
     a = [styles.elastic(x[i], np.random.default_rng(i)) for i in range(100)]
@@ -173,6 +200,18 @@ def test_restyle_touches_only_the_share_asked_and_is_reproducible(mnist_test):
     changed = (a != x).any(axis=(1, 2))
     assert 0.15 < changed.mean() < 0.35  # 0.4 of the 1/4/7/9s (~40% of digits), 0.1 of all elastic
     np.testing.assert_array_equal(styles.restyle(x, y, 0.0), x)
+
+
+def test_suite_only_styles_are_never_trained_on(mnist_test, monkeypatch):
+    x, y = mnist_test
+    x, y = x[:2000], y[:2000]
+
+    def never(img, rng):
+        raise AssertionError("a suite-only style was drawn for training")
+
+    for name in styles.SUITE_ONLY:
+        monkeypatch.setitem(styles.STYLES, name, (styles.STYLES[name][0], never))
+    assert (styles.restyle(x, y, 1.0, seed=1) != x).any(axis=(1, 2))[y == 4].mean() > 0.5  # 4s restyled
 
 
 def test_restyle_draws_afresh_per_epoch_seed(mnist_test):

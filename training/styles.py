@@ -3,7 +3,8 @@
 MNIST's writers (American census staff and students) write a plain 7, a bare 1, a 9
 with a short curled tail and mostly a closed or narrow 4. Much of the world writes
 otherwise: a bar across the stem of the 7 and a 1 with a long flag and a foot (most
-of Europe, much of Asia), a 9 with a straight, long tail, and a 4 whose top is open.
+of Europe, much of Asia), a 9 with a straight, long tail, a 4 whose top is open, and a 4
+closed by a straight side from the top of its stem, as fonts print it.
 Each function below turns one MNIST digit into one of those conventions by editing
 its strokes, and returns None when the digit does not have the shape the edit needs
 (a 9 without a loop has no tail to straighten). ``elastic`` is Simard et al.'s
@@ -192,6 +193,55 @@ def open_top_four(img: np.ndarray, rng: np.random.Generator) -> np.ndarray | Non
     return _down(c)
 
 
+def closed_top_four(img: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """A 4 as a font prints it: a closed triangle whose slanted side runs from the top of the
+    stem down to the left end of the bar, which crosses the stem. An open 4's arm is removed
+    above the bar and the slanted side drawn in its place. (hyp_1.bmp in the dev photos holds
+    one, narrow and thin-penned, that the LSTM read as 9.) None for a 4 that is closed already,
+    whose arm and stem are not apart, or whose bar does not cross the stem: closed, that is a 9."""
+    c = _up(img)
+    x0, y0, w, h = _box(c)
+    if _hole(c) is not None:
+        return None
+    pen = _pen(c)
+    row = y0 + int(0.35 * h)
+    runs = _runs(c[row])
+    if len(runs) < 2:
+        return None
+    stem = runs[-1]
+    # The bar: below that row, the row whose run through the stem reaches furthest left.
+    bar_y, bar_left = -1, stem[0]
+    for y in range(row, y0 + int(0.85 * h)):
+        for a, b in _runs(c[y]):
+            if a <= stem[1] and b >= stem[0] and a < bar_left:
+                bar_y, bar_left = y, a
+    if bar_y < 0 or bar_left > stem[0] - 0.25 * w:
+        return None  # no bar reaching well left of the stem
+    # It must cross the stem: reach right of the stem's right edge below it by half a pen.
+    below = [r for r in _runs(c[min(c.shape[0] - 1, bar_y + 3 * pen)]) if r[1] > stem[0] - 2 * pen]
+    reach = max((b for y in range(max(0, bar_y - pen), bar_y + pen) for _, b in _runs(c[y])), default=0)
+    if not below or reach < below[0][1] + pen // 2:
+        return None
+    # Above the bar only the stem stays (with its soft edge); the arm goes, faint ink too.
+    for y in range(bar_y - pen):
+        rr = _runs(c[y])
+        cut = rr[-1][0] - pen // 2 if rr and rr[-1][1] > stem[0] - pen else stem[0] - pen
+        c[y, : max(0, cut)] = 0.0
+    ys = np.flatnonzero((c[:bar_y] > INK).any(axis=1))
+    if ys.size == 0:
+        return None
+    top = int(ys[0] + rng.uniform(0.0, 0.08) * h)  # the apex: the stem's top or a little below
+    at_top = _runs(c[top])
+    if not at_top:
+        return None
+    apex = ((at_top[-1][0] + at_top[-1][1]) / 2, top)
+    _stroke(c, apex, (bar_left + pen / 2, bar_y), pen)
+    out = _down(c)
+    if _hole(_up(out)) is None:
+        return None  # no open triangle at 28x28 (too small, or the side missed): a 9's blob
+    return out
+
+
 def elastic(img: np.ndarray, rng: np.random.Generator, alpha: float = 34.0, sigma: float = 4.0) -> np.ndarray:
     """Simard, Steinkraus and Platt (2003): move every pixel by a random displacement field,
     smoothed by a Gaussian of ``sigma`` px and scaled by ``alpha`` px (their 28x28 values)."""
@@ -231,15 +281,26 @@ STYLES: dict[str, tuple[int | None, Edit]] = {
     "open_top_4": (4, open_top_four),
     "elastic": (None, elastic),
     "thin_pen": (None, thin_pen),
+    "closed_top_4": (4, closed_top_four),
 }
 """Style name -> (the digit it applies to, None = any; the edit)."""
 
-SUITE_ONLY = ("thin_pen",)
+SUITE_ONLY = ("thin_pen", "closed_top_4")
 """Styles measured by the suite but not trained on. thin_pen: an LSTM-64 trained with it on a
 quarter of the styles share (default recipe otherwise, 30 epochs) read the thin-pen suite no
 better (98.84% against 98.84%), MNIST at 99.21% against 99.23% (Keras), flag_1 at 97.97%
 against 99.25%, and the dev photos the same (204/205; negatives 202 against 203): the
-stroke-width augmentation (training/augment.py) already covers a fine pen."""
+stroke-width augmentation (training/augment.py) already covers a fine pen.
+
+closed_top_4: the shipped LSTM-64 (runs/lstm, seed 0) reads it at 95.89%, and two more runs of
+its recipe (seeds 1, 2) at 93.84% and 91.20%. Trained with it as the 4s' second style (default
+recipe otherwise, 30 epochs, seeds 0-2) the LSTM-64 read it at 99.71 / 99.41 / 99.41%, at no
+cost the seeds' own spread shows: MNIST 99.18 / 99.20 / 99.18% (without it 99.23 / 99.14 /
+99.23%), dev photos and their negatives 401 / 401 / 399 of 404 digits (without it 403 / 404 /
+397), other styles within about a point either way. hyp_1.bmp's closed 4 was read right by two runs
+of three either way (not by seed 0). No run with it beat the shipped one on the MNIST bar (99.2%) and the photos
+together, so the shipped model stays as trained and this style is measured only: it belongs in
+the recipe of the next retraining, which must pick its seed on the validation split, not here."""
 
 
 # ---------------------------------------------------------------- training and the suite
@@ -285,7 +346,7 @@ def restyle(
     out = x.copy()
     by_digit: dict[int, list[tuple[str, Edit]]] = {}
     for name, (digit, edit) in STYLES.items():
-        if digit is not None:
+        if digit is not None and name not in SUITE_ONLY:
             by_digit.setdefault(digit, []).append((name, edit))
     for i in np.flatnonzero(rng.random(len(x)) < share):
         edits = by_digit.get(int(y[i]))
