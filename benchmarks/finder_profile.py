@@ -51,6 +51,9 @@ import numpy as np
 
 READER_STAGES = ("find", "normalize", "classify", "total")
 """The reader's own stages (``Reading.timings_ms``)."""
+WARM_UP = "every frame read once before"
+"""What ``profile_folder`` does before its timed reads; the README's row says so only for a
+report that records it."""
 STAGES = (*READER_STAGES, "classify_warm")
 """... and ``classify_warm``: the same digits classified again at once, the model's graph still
 in the CPU's caches (not part of ``total``)."""
@@ -303,6 +306,7 @@ def run_profile(options: ProfileOptions) -> dict:
     root = Path(__file__).resolve().parent.parent
     model = Path(options.model).resolve() if options.model else _default_model()
     result: dict = {"options": {k: str(v) for k, v in asdict(options).items()}, "model": str(model)}
+    result["warm_up"] = WARM_UP  # (reports made before it was done have no such field)
     with tempfile.TemporaryDirectory(prefix="finder_profile_") as tmp:
         folder = Path(tmp) / "frames"
         folder.mkdir()

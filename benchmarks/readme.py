@@ -87,8 +87,9 @@ def finder_and_styles_rows(r: dict) -> list[list[str]]:
         rows.append(
             [
                 "finder profile: find + normalise + classify, CPU time, one thread, each frame's fastest of "
-                f"{r['finder_profile']['options'].get('rounds', '?')} rounds, every frame read once before "
-                "(p50 / p95 / max)",
+                f"{r['finder_profile']['options'].get('rounds', '?')} rounds"
+                + (f", {r['finder_profile']['warm_up']}" if r["finder_profile"].get("warm_up") else "")
+                + " (p50 / p95 / max)",
                 ", ".join(
                     f"{name} {t['p50']:.1f} / {t['p95']:.1f} / {t['max']:.1f} ms"
                     for name, t in totals.items()
@@ -99,13 +100,19 @@ def finder_and_styles_rows(r: dict) -> list[list[str]]:
     if "styles" in r:
         styles = [x for x in r["styles"]["sets"] if "per_class" in x and x["set"] != "mnist_test"]
         if styles:
-            low = min(styles, key=lambda x: x["accuracy"])
+            short = sorted((x for x in styles if x["accuracy"] < STYLE_BAR), key=lambda x: x["accuracy"])
+            verdict = (
+                "not met ("
+                + ", ".join(f"`{x['set']}` {fmt_pct(x['accuracy'])}" for x in short)
+                + f" below {STYLE_BAR:.0%})"
+                if short
+                else "met"
+            )
             rows.append(
                 [
                     f"style suite: MNIST test digits through {len(styles)} style edits (training/styles.py)",
                     f"{fmt_pct(min(x['accuracy'] for x in styles))} to {fmt_pct(max(x['accuracy'] for x in styles))} "
-                    f"per style, lowest `{low['set']}`; target >= {STYLE_BAR:.0%} on each: "
-                    f"{'met' if low['accuracy'] >= STYLE_BAR else 'not met'}",
+                    f"per style; target >= {STYLE_BAR:.0%} on each: {verdict}",
                 ]
             )
     return rows
