@@ -177,13 +177,17 @@ def dark_ink(small: np.ndarray) -> bool:
     return kept >= SHEET_MIN_FRACTION * sheet.size and kept >= SHEET_KEPT * np.count_nonzero(bright)
 
 
+def border(grey: np.ndarray) -> np.ndarray:
+    """The pixels of an image's four edges (corners twice): a tiny image's background sample."""
+    return np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+
+
 def polarity(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> bool | None:
     """True for dark ink on light paper, False for light ink on a dark ground, None when the
     cheap tests below cannot tell (see ``find_digit_candidates``)."""
     h, w = grey.shape
     if min(h, w) < TINY_SIDE:  # tiny image (a 28x28 MNIST digit): the border is background
-        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-        return bool(median(border) > grey.mean())
+        return bool(median(border(grey)) > grey.mean())
     return polarity_and_background(grey, options)[0]
 
 
@@ -288,8 +292,7 @@ def ink_and_sheet(
     if not dark:
         grey = cv2.LUT(grey, LIGHT_TO_DARK)
     if min(grey.shape) < TINY_SIDE:  # a tiny (e.g. 28x28) image: one background level, from the border
-        border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]]).astype(np.float32)
-        bg = float(median(border))
+        bg = float(median(border(grey).astype(np.float32)))
         return np.clip((bg - grey.astype(np.float32)) / max(bg, 1.0), 0, 1), None
     if background is None:
         background = background_of(grey, options)
