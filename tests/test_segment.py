@@ -166,6 +166,78 @@ def test_coarse_pass_stops_at_the_height_when_a_closer_look_follows(clean_digits
     assert whole.digit_h == coarse.digit_h and len(whole.blobs) > 0
 
 
+def test_closer_look_searches_only_around_what_the_coarse_pass_saw(clean_digits, monkeypatch):
+    # Ten small digits in the middle of the frame: the closer look reads only the region around
+    # the coarse pass's digits, and finds the same blobs, pixel for pixel, as a look at it all.
+    import edge_runtime.segment.finder as finder
+    from edge_runtime.segment.options import DEFAULT
+
+    frame = small_digits_frame(clean_digits[0])
+    regions = []
+    real = finder.find_at
+    monkeypatch.setattr(finder, "find_at", lambda *a, **k: regions.append(k.get("region")) or real(*a, **k))
+    blobs = find_digits(frame)
+    monkeypatch.setattr(finder, "find_at", real)
+    assert len(blobs) == 10 and regions[0] is None
+    x0, y0, x1, y1 = regions[1]
+    assert (x1 - x0) * (y1 - y0) < finder.REGION_MAX * frame.size
+    for b in blobs:  # every digit lies inside, at least a margin from its edge
+        bx, by, bw, bh = b.box
+        assert x0 < bx and y0 < by and bx + bw < x1 and by + bh < y1
+    whole = finder.closer_look(frame, 1.0, DEFAULT, True).blobs
+    assert [b.box for b in whole] == [b.box for b in blobs]
+    assert all(np.array_equal(a.ink, b.ink) for a, b in zip(whole, blobs))
+
+
+def test_ink_in_a_region_is_the_whole_maps_there_and_its_sample_the_whole_maps():
+    from edge_runtime.segment import ink
+
+    rng = np.random.default_rng(3)
+    for sheet in (False, True):
+        img = np.full((480, 640), 190.0) + rng.normal(0, 4, (480, 640))
+        if sheet:  # a sheet on a dark desk: the ink is masked by the sheet
+            img[:, :120] = 40
+        for _ in range(40):
+            x, y = int(rng.integers(0, 620)), int(rng.integers(0, 460))
+            img[y : y + 20, x : x + 3] = rng.uniform(20, 120)
+        grey = np.clip(img, 0, 255).astype(np.uint8)
+        background = ink.with_page(grey, None, ink.DEFAULT)
+        assert (background.page is not None) == sheet
+        whole, page = ink.relative_ink(grey, background)
+        x0, y0, x1, y1 = region = (37, 101, 555, 390)
+        part, page_too, sample = ink.ink_in_region(grey, background, region, 4)
+        assert np.array_equal(part[y0:y1, x0:x1], whole[y0:y1, x0:x1]) and part[y0:y1, x0:x1].any()
+        part[y0:y1, x0:x1] = 0
+        assert not part.any()  # nothing outside it
+        assert np.array_equal(sample, whole[::4, ::4])
+        assert (page is None and page_too is None) or np.array_equal(page, page_too)
+
+
+def test_the_closer_looks_region_is_the_coarse_box_widened_and_scaled():
+    from edge_runtime.segment.finder import REGION_MARGIN, around
+
+    # A box of 20 px digits, widened by a digit height each way, twice as large, within the image.
+    assert around((50, 40, 150, 80), 20.0, 2.0, (480, 640)) == (
+        int((50 - 20 * REGION_MARGIN) * 2),
+        int((40 - 20 * REGION_MARGIN) * 2),
+        int((150 + 20 * REGION_MARGIN) * 2),
+        int((80 + 20 * REGION_MARGIN) * 2),
+    )
+    assert around((0, 0, 150, 80), 20.0, 2.0, (480, 640))[:2] == (0, 0)  # clipped at the edge
+    assert around((10, 10, 300, 220), 20.0, 2.0, (480, 640)) is None  # most of it: all of it
+
+
+def test_a_blob_cut_by_the_region_edge_touches_an_edge():
+    from edge_runtime.segment.finder import candidates
+    from edge_runtime.segment.options import DEFAULT
+
+    stats = np.array([[0, 0, 640, 480, 0], [100, 100, 20, 40, 300], [300, 100, 20, 40, 300]], np.int32)
+    keep = np.array([False, True, True])
+    inside, cut = candidates(stats, keep, None, (480, 640), DEFAULT, region=(50, 50, 320, 300))
+    assert not inside.touches and cut.touches  # the second one reaches the region's right edge
+    assert not any(c.touches for c in candidates(stats, keep, None, (480, 640), DEFAULT))
+
+
 def _hyp_2_reads(monkeypatch, dev_photos, shipped_model, negative: bool):
     """hyp_2.bmp fitted to 640x480 (or its negative) -> run(): (the finder's candidate lists,
     the polarities given a closer look, the reader's text)."""
@@ -307,7 +379,7 @@ def test_noise_bound_never_claims_too_low_and_usually_decides():
 def test_labelling_the_ink_box_gives_the_whole_frames_labels(monkeypatch):
     from edge_runtime.segment import components
 
-    monkeypatch.setattr(components, "thresholds", lambda ink, options: (0.12, 0.5))
+    monkeypatch.setattr(components, "thresholds", lambda *a: (0.12, 0.5))
     rng = np.random.default_rng(4)
     for _ in range(200):
         h, w = (int(v) for v in rng.integers(10, 120, 2))

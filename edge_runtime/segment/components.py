@@ -58,9 +58,13 @@ def otsu(values: np.ndarray) -> float:
     return float(t) / 255.0
 
 
-def thresholds(ink: np.ndarray, options: SegmentOptions) -> tuple[float, float] | None:
-    """(weak, strong) ink thresholds of an ink map; None when nothing is above ``min_contrast``."""
-    sub = ink[::SUBSAMPLE, ::SUBSAMPLE]
+def thresholds(
+    ink: np.ndarray, options: SegmentOptions, sub: np.ndarray | None = None
+) -> tuple[float, float] | None:
+    """(weak, strong) ink thresholds of an ink map; None when nothing is above ``min_contrast``.
+    ``sub``: the map's every ``SUBSAMPLE``-th pixel each way, when it is computed apart (the
+    closer look's region: ``ink.ink_in_region``)."""
+    sub = ink[::SUBSAMPLE, ::SUBSAMPLE] if sub is None else sub
     cand = sub[sub > options.min_contrast]
     if cand.size == 0:
         return None
@@ -166,10 +170,12 @@ class Labelled:
     """(n,) float32 highest ink value per kept label (0 for the others)."""
 
 
-def label_ink(ink: np.ndarray, options: SegmentOptions = DEFAULT) -> Labelled:
+def label_ink(
+    ink: np.ndarray, options: SegmentOptions = DEFAULT, sample: np.ndarray | None = None
+) -> Labelled:
     """Ink map -> the connected components of weak ink that contain strong ink (hysteresis),
-    with long thin grid lines removed."""
-    t = thresholds(ink, options)
+    with long thin grid lines removed. ``sample``: see ``thresholds``."""
+    t = thresholds(ink, options, sample)
     if t is None:
         return Labelled(
             np.zeros(ink.shape, np.int32),

@@ -1,7 +1,7 @@
 """The driver: grey image -> digit blobs in reading order, coarse to fine.
 
 First on a copy ``work_side`` px on its shorter side (enough for a camera frame's digits); again
-at up to ``max_side`` px when the digits found there are small. Polarity is read once, on the
+at up to ``max_side`` px when the digits found there are small, around them only. Polarity is read once, on the
 coarse copy; when it is ambiguous both polarities are searched (the reader keeps the one the
 classifier is surer of)."""
 
@@ -13,13 +13,14 @@ import cv2
 import numpy as np
 
 from edge_runtime.segment import blobs as steps
-from edge_runtime.segment.components import Component, Labelled, label_ink
+from edge_runtime.segment.components import SUBSAMPLE, Component, Labelled, label_ink
 from edge_runtime.segment.ink import (
     LIGHT_TO_DARK,
     Background,
     background_of,
     block_mean,
     ink_and_sheet,
+    ink_sheet_and_sample,
     likely_dark,
     polarity,
     polarity_and_background,
@@ -47,6 +48,12 @@ ink, the negative of hyp_2.bmp at 640x480 tried dark first, whose coarse "digits
 against the light ink's 15 px, and its closer look cost 7 ms to find nothing. In
 benchmarks.readings_check 19 of 1028 frames skip a closer look (6 before either change), none
 of them the guess's, and none reads differently."""
+REGION_MARGIN = 1.0
+"""The closer look searches only around what the coarse pass saw: the box of its digit-sized blobs
+widened by this many digit heights each way (a stroke too faint to see there, a digit's broken-off
+piece). Blobs its edge cuts are treated as the frame's edge treats them (``candidates``)."""
+REGION_MAX = 0.6
+"""... unless that region is more than this fraction of the image (the whole image then)."""
 SHRINK_FLOOR = 0.9
 """The closer look's copy of a large image keeps at least this fraction of ``max_side`` (and at
 most its inverse) when shrunk by a whole factor (``scales``); else the exact ratio is used."""
@@ -61,6 +68,9 @@ class PassResult:
     """Median digit height (working pixels); 0 when nothing was found."""
     texture: bool = False
     """The frame is texture or noise (``SegmentOptions.max_ink``): no digits, no closer look."""
+    region: tuple[int, int, int, int] | None = None
+    """When the pass stopped for a closer look: (x0, y0, x1, y1), the box (working px) holding
+    every digit-sized blob it saw (``candidates``)."""
 
 
 def find_digits(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> BlobList:
@@ -135,23 +145,51 @@ def find_digit_candidates(
             and seen
             and (not found.blobs or found.digit_h < options.min_digit_px)
         ):
-            found = closer_look(grey, fine, options, is_dark)
+            found = closer_look(grey, fine, options, is_dark, found, fine / coarse)
         found.blobs.dark = is_dark
         out.append(found.blobs)
     return out
 
 
-def closer_look(grey: np.ndarray, fine: float, options: SegmentOptions, dark: bool) -> PassResult:
+def closer_look(
+    grey: np.ndarray,
+    fine: float,
+    options: SegmentOptions,
+    dark: bool,
+    coarse: PassResult | None = None,
+    zoom: float = 1.0,
+) -> PassResult:
     """The search again at full resolution (``fine``), from scratch: a closer look at less than
     that, or with the coarse pass's background (its sheet mask's margins are in small-copy
     pixels), each changed readings of the dev photos (hyp_2.bmp; with the background reused,
     benchmarks.readings_check: photos -19 and negatives -6 digits), so neither is done. (Nor
     is a closer look just large enough to bring the coarse digits to 32 px, bilinear from the
     fine copy: 0.7 of a 640x480 frame for 22 px digits, half the pixels, but readings_check
-    photos -9, negatives -16, plain -2 digits.)"""
-    found = find_at(rescale(grey, fine), fine, options, dark)
+    photos -9, negatives -16, plain -2 digits.) ``coarse``: the coarse pass that asked for it,
+    ``zoom`` times smaller: only the region around what it saw is searched (``around``)."""
+    work = rescale(grey, fine)
+    region = None
+    if coarse is not None and coarse.region is not None:
+        region = around(coarse.region, coarse.digit_h, zoom, work.shape)
+    found = find_at(work, fine, options, dark, region=region)
     found.blobs.dark, found.blobs.closer = dark, True
     return found
+
+
+def around(
+    box: tuple[int, int, int, int], digit_h: float, zoom: float, shape: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """The closer look's region in its image of ``shape``: ``box`` (coarse px) widened by
+    ``REGION_MARGIN`` digit heights each way and scaled by ``zoom``; None when that is more than
+    ``REGION_MAX`` of the image (the whole image is searched)."""
+    H, W = shape
+    pad = REGION_MARGIN * digit_h
+    x0, y0 = (max(0, int((v - pad) * zoom)) for v in box[:2])
+    x1 = min(W, int(np.ceil((box[2] + pad) * zoom)))
+    y1 = min(H, int(np.ceil((box[3] + pad) * zoom)))
+    if (x1 - x0) * (y1 - y0) > REGION_MAX * W * H:
+        return None
+    return x0, y0, x1, y1
 
 
 def scales(H: int, W: int, options: SegmentOptions) -> tuple[float, float]:
@@ -224,12 +262,18 @@ def find_at(
     dark: bool,
     background: Background | None = None,
     closer_below: float = 0.0,
+    region: tuple[int, int, int, int] | None = None,
 ) -> PassResult:
     """One pass on ``work`` (the input scaled by ``scale``) with the ink's polarity ``dark``.
     ``closer_below``: digits shorter than this (working px) get a closer look, so the pass
-    stops at their height and returns no blobs."""
-    ink, sheet = ink_and_sheet(work, options, dark, background)
-    found = label_ink(ink, options)
+    stops at their height and returns no blobs. ``region``: (x0, y0, x1, y1), the only part of
+    ``work`` searched (``around``)."""
+    if region is None:
+        ink, sheet = ink_and_sheet(work, options, dark, background)
+        found = label_ink(ink, options)
+    else:
+        ink, sheet, sample = ink_sheet_and_sample(work, options, dark, region, SUBSAMPLE)
+        found = label_ink(ink, options, sample)
     labels = found.labels
     h, w = ink.shape
     if (
@@ -237,12 +281,21 @@ def find_at(
         and found.stats[found.keep, cv2.CC_STAT_AREA].sum() > options.max_ink * h * w
     ):
         return PassResult(BlobList(), 0.0, texture=True)
-    comps = candidates(found.stats, found.keep, sheet, (h, w), options)
+    comps = candidates(found.stats, found.keep, sheet, (h, w), options, region)
     if not comps:
         return PassResult(BlobList(), 0.0)
+    seen = comps
     comps, median_h = digits_of(comps, ink.shape, found, sheet, options, closer_below)
     if not comps:
-        return PassResult(BlobList(), median_h)
+        box = None
+        if median_h > 0 and median_h < closer_below:
+            box = (
+                min(c.x for c in seen),
+                min(c.y for c in seen),
+                max(c.right for c in seen),
+                max(c.bottom for c in seen),
+            )
+        return PassResult(BlobList(), median_h, region=box)
     order = reading_order([(c.x, c.y, c.w, c.h) for c in comps])
     dropped = max(0, len(order) - options.max_digits)
     out = []
@@ -256,9 +309,17 @@ def find_at(
     return PassResult(BlobList(out, dropped=dropped), median_h)
 
 
-def candidates(stats, keep, sheet, size: tuple[int, int], options: SegmentOptions) -> list[Component]:
+def candidates(
+    stats,
+    keep,
+    sheet,
+    size: tuple[int, int],
+    options: SegmentOptions,
+    region: tuple[int, int, int, int] | None = None,
+) -> list[Component]:
     """Kept components big enough to be digits (at most ``max_blobs``, the largest), without
-    the desk regions, page edges and grid lines cut by the frame."""
+    the desk regions, page edges and grid lines cut by the frame. ``region``: the part searched
+    (``find_at``); what its edge cuts touches an edge, as what the frame's edge cuts does."""
     h, w = size
     min_h = max(MIN_DIGIT_PX, options.min_height * min(h, w))
     x, y, bw, bh, area = stats.T
@@ -270,7 +331,7 @@ def candidates(stats, keep, sheet, size: tuple[int, int], options: SegmentOption
     comps, junk = [], []
     for i, (x, y, bw, bh, area) in zip(ids.tolist(), stats[ids].tolist()):
         c = Component(x, y, bw, bh, [i])
-        c.touches = steps.touches_edge(c, w, h, sheet)
+        c.touches = steps.touches_edge(c, w, h, sheet) or (region is not None and cut_by(c, region))
         comps.append(c)
         junk.append(c.touches and steps.frame_junk(c, area, w, h))
     # A tight crop (seed_9.jpg) is one digit touching the frame: only when something inside
@@ -278,6 +339,12 @@ def candidates(stats, keep, sheet, size: tuple[int, int], options: SegmentOption
     if not all(c.touches for c in comps):
         comps = [c for c, j in zip(comps, junk) if not j]
     return comps
+
+
+def cut_by(c: Component, region: tuple[int, int, int, int]) -> bool:
+    """Whether a component touches the edge of the region searched."""
+    x0, y0, x1, y1 = region
+    return c.x <= x0 or c.y <= y0 or c.right >= x1 or c.bottom >= y1
 
 
 def digits_of(

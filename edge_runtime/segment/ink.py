@@ -294,16 +294,52 @@ def ink_and_sheet(
     if min(grey.shape) < TINY_SIDE:  # a tiny (e.g. 28x28) image: one background level, from the border
         bg = float(median(border(grey).astype(np.float32)))
         return np.clip((bg - grey.astype(np.float32)) / max(bg, 1.0), 0, 1), None
+    return relative_ink(grey, with_page(grey, background, options))
+
+
+def with_page(grey: np.ndarray, background: Background | None, options: SegmentOptions) -> Background:
+    """The Background of a dark-ink image (``background`` when given), its sheet mask found."""
     if background is None:
         background = background_of(grey, options)
     if not background.page_done:
         background.page, background.page_done = sheet_mask(background.closing, background.small), True
-    return relative_ink(grey, background)
+    return background
+
+
+def ink_sheet_and_sample(
+    grey: np.ndarray, options: SegmentOptions, dark: bool, region: tuple[int, int, int, int], step: int
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """``ink_and_sheet`` for an image (not a tiny one) whose digits all lie in ``region``: see
+    ``ink_in_region``."""
+    if not dark:
+        grey = cv2.LUT(grey, LIGHT_TO_DARK)
+    return ink_in_region(grey, with_page(grey, None, options), region, step)
 
 
 def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, np.ndarray | None]:
     """(ink, sheet mask) of a dark-ink image from its Background (see ``ink_and_sheet``)."""
-    h, w = grey.shape
+    contrast = contrast_of(grey.shape, background)
+    return ink_of(grey, contrast), contrast.page
+
+
+@dataclass
+class Contrast:
+    """What turns a dark-ink image into ink, pixel by pixel (``relative_ink``): its background
+    at full size and the gain of each background level."""
+
+    background: np.ndarray
+    """uint8 (H, W) background, interpolated from the small copy's closing."""
+    gain: np.ndarray
+    """(256,) float32: ink per grey level darker than the background, by background level."""
+    gain_max: float
+    """The largest gain at any level the background takes."""
+    page: np.ndarray | None
+    """uint8 (H, W) 0/255 sheet mask, or None (no sheet on a darker surround)."""
+
+
+def contrast_of(shape: tuple[int, int], background: Background) -> Contrast:
+    """The Contrast of an image of ``shape`` whose (dark-ink) Background this is."""
+    h, w = shape
     bg_dark, page = background.closing, background.page
     bg_u8 = cv2.blur(bg_dark, (3, 3))
     # Contrast relative to the local background, but never relative to much less than the
@@ -325,14 +361,43 @@ def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, 
     levels = np.arange(256, dtype=np.float32)
     gain = np.clip((levels / max(paper, 1.0) - fade) * 5.0, 0.0, 1.0)
     gain /= np.maximum(levels, max(RESPONSE_FLOOR, floor * paper))
-    bg_full = cv2.resize(bg_u8, (w, h), interpolation=cv2.INTER_LINEAR)
-    out = cv2.LUT(bg_full, gain)
-    darker = cv2.subtract(bg_full, grey, dst=bg_full)
-    if page is not None:  # no ink off the sheet: its 0/255 mask zeroes the uint8 contrast there
-        page = cv2.resize(page, (w, h), interpolation=cv2.INTER_NEAREST)
-        cv2.bitwise_and(darker, page, dst=darker)
-    cv2.multiply(darker, out, dst=out, dtype=cv2.CV_32F)
     lo, hi = cv2.minMaxLoc(bg_u8)[:2]  # (a bilinear stretch of uint8 stays within them)
-    if cv2.minMaxLoc(darker)[1] * float(gain[int(lo) : int(hi) + 1].max()) * (1.0 + ROUNDING) > 1.0:
+    if page is not None:
+        page = cv2.resize(page, (w, h), interpolation=cv2.INTER_NEAREST)
+    return Contrast(
+        background=cv2.resize(bg_u8, (w, h), interpolation=cv2.INTER_LINEAR),
+        gain=gain,
+        gain_max=float(gain[int(lo) : int(hi) + 1].max()),
+        page=page,
+    )
+
+
+def ink_of(
+    grey: np.ndarray, contrast: Contrast, rows: slice = slice(None), cols: slice = slice(None)
+) -> np.ndarray:
+    """float32 ink in [0, 1] of ``grey[rows, cols]`` (any part or sampling of a dark-ink image whose
+    Contrast this is): each pixel's value is the same whichever part it is computed in."""
+    bg = contrast.background[rows, cols]
+    out = cv2.LUT(bg, contrast.gain)
+    darker = cv2.subtract(bg, grey[rows, cols])
+    if contrast.page is not None:  # no ink off the sheet: its 0/255 mask zeroes the uint8 contrast there
+        cv2.bitwise_and(darker, contrast.page[rows, cols], dst=darker)
+    cv2.multiply(darker, out, dst=out, dtype=cv2.CV_32F)
+    if cv2.minMaxLoc(darker)[1] * contrast.gain_max * (1.0 + ROUNDING) > 1.0:
         cv2.min(out, 1.0, dst=out)  # (np.minimum in place: 3x longer)
-    return out, page
+    return out
+
+
+def ink_in_region(
+    grey: np.ndarray, background: Background, region: tuple[int, int, int, int], step: int
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """(ink, sheet mask, sample) of a dark-ink image whose digits all lie in ``region`` (x0, y0,
+    x1, y1): the ink inside it, as ``relative_ink`` makes it, and 0 outside; ``sample``, the
+    whole image's ink at every ``step``-th pixel each way (the ink thresholds' statistics,
+    ``components.thresholds``), the same values as ``relative_ink(...)[0][::step, ::step]``."""
+    contrast = contrast_of(grey.shape, background)
+    x0, y0, x1, y1 = region
+    ink = np.zeros(grey.shape, np.float32)
+    ink[y0:y1, x0:x1] = ink_of(grey, contrast, slice(y0, y1), slice(x0, x1))
+    every = slice(None, None, step)
+    return ink, contrast.page, ink_of(grey, contrast, every, every)
