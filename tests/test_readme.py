@@ -46,3 +46,18 @@ def test_the_style_row_names_every_style_below_the_bar_and_the_warm_up_only_when
     assert "every frame read once before" in profile
     del report["finder_profile"]["warm_up"]  # a report made before the warm-up was recorded
     assert not any("read once before" in k for k in dict(finder_and_styles_rows(report)))
+
+
+def test_the_finder_row_gives_the_previous_codes_figures_from_the_same_run():
+    from benchmarks.readme import finder_and_styles_rows
+
+    report = json.loads(REPORT.read_text())
+    profile = report["finder_profile"]
+    profile["baseline"] = {"ref": "abc1234", "commit": "abc1234" * 5}
+    profile["old"] = json.loads(json.dumps(profile["new"]))
+    profile["old"]["sets"]["plain"]["stage_ms"]["total"] = {"p50": 5.93, "p95": 6.03, "max": 6.07}
+    row = next(v for k, v in finder_and_styles_rows(report) if k.startswith("finder profile"))
+    assert "(the code at `abc1234`, same run: " in row and "plain 5.9 / 6.0 / 6.1 ms" in row
+    del profile["old"]  # a report without a baseline: no such figures
+    row = next(v for k, v in finder_and_styles_rows(report) if k.startswith("finder profile"))
+    assert "same run" not in row
