@@ -1,9 +1,9 @@
 """The driver: grey image -> digit blobs in reading order, coarse to fine.
 
 First on a copy ``work_side`` px on its shorter side (enough for a camera frame's digits); again
-at up to ``max_side`` px when the digits found there are small, around them only. Polarity is read once, on the
-coarse copy; when it is ambiguous both polarities are searched (the reader keeps the one the
-classifier is surer of)."""
+at up to ``max_side`` px, around them only, when the digits found there are small. Polarity is
+read once, on the coarse copy; when it is ambiguous both polarities are searched (the reader
+keeps the one the classifier is surer of)."""
 
 from __future__ import annotations
 
