@@ -41,7 +41,7 @@ train: setup
 train-all: setup
 	$(PY) -m training --arch lstm
 	$(PY) -m training --arch lstm --no-augment --epochs 24 --out runs/lstm_plain
-	$(PY) -m training --arch lstm --units 128 --elastic 0.5 --out runs/lstm_128
+	$(PY) -m training --arch lstm --units 128 --elastic 0.5 --epochs 30 --out runs/lstm_128
 	$(PY) -m training --arch gru --recipe shipped
 	$(PY) -m training --arch rnn --recipe shipped
 	$(PY) -m training --arch peephole --recipe shipped

@@ -39,7 +39,7 @@ def relative_to_project(path: str | Path) -> str:
         return str(path)
 
 
-MIN_CONFIDENCE = 0.65
+MIN_CONFIDENCE = 0.7
 """Default --min-confidence of image, camera and serve: a digit whose calibrated confidence is
 below it shows as '?'. Chosen by benchmarks/styles_bench.py's rule for the shipped default
 model: the highest threshold that hides at most 1% of right readings on the MNIST test set

@@ -82,3 +82,15 @@ def test_measure_on_the_shipped_model_meets_the_calibration_bar(model_path, mnis
         a["coverage"] >= b["coverage"] for a, b in zip(curve, curve[1:])
     )
     assert "| mnist_test | 10000 |" in sb.render_styles(data)
+
+
+def test_the_runtimes_default_min_confidence_is_the_committed_reports_choice():
+    # The rule chooses the threshold for the shipped model (benchmarks/styles_bench.py); after a
+    # retraining the report may choose another, and the runtime's default must follow it.
+    import json
+    from pathlib import Path
+
+    from edge_runtime.contract import MIN_CONFIDENCE
+
+    report = json.loads((Path(sb.__file__).parent / "reports" / "report.json").read_text())
+    assert report["styles"]["min_confidence"]["value"] == pytest.approx(MIN_CONFIDENCE)
