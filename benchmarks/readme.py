@@ -100,10 +100,10 @@ def finder_and_styles_rows(r: dict) -> list[list[str]]:
         # figures from the same run say how fast that machine is.
         before = ""
         if isinstance(profile.get("old"), dict) and "baseline" in profile:
-            before = f" (the code at `{profile['baseline']['ref']}`, same run: " + ms_triples(
-                bar_totals(profile["old"])
+            before = (
+                f" (the code at `{profile['baseline']['ref']}`, same run: "
+                f"{ms_triples(bar_totals(profile['old']))})"
             )
-            before += ")"
         rows.append(
             [
                 "finder profile: find + normalise + classify, CPU time, one thread, each frame's fastest of "

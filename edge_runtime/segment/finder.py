@@ -288,7 +288,7 @@ def find_at(
     comps, median_h = digits_of(comps, ink.shape, found, sheet, options, closer_below)
     if not comps:
         box = None
-        if median_h > 0 and median_h < closer_below:
+        if median_h < closer_below:  # digits_of stopped at their height: a closer look follows
             box = (
                 min(c.x for c in seen),
                 min(c.y for c in seen),
