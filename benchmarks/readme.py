@@ -76,9 +76,22 @@ STYLE_BAR = 0.98
 """Issue 13's bar: accuracy on every style of the style suite."""
 
 
-def bar_totals(profile: dict) -> dict[str, dict]:
-    """{set: p50 / p95 / max of the total} for the sets the finder bars are set on."""
+def bar_totals(profile: dict, typical: bool = False) -> dict[str, dict]:
+    """{set: p50 / p95 / max of the total} for the sets the finder bars are set on: each frame's
+    fastest round, or (``typical``) its median over the rounds ({} for a report without it)."""
+    if typical:
+        return {
+            name: s["typical_ms"]
+            for name, s in profile["sets"].items()
+            if name in BAR_SETS and "typical_ms" in s
+        }
     return {name: s["stage_ms"]["total"] for name, s in profile["sets"].items() if name in BAR_SETS}
+
+
+def bars_met(totals: dict[str, dict]) -> bool:
+    """Whether every set's p50 / p95 / max total is within issue 11's bars."""
+    p50, p95, worst = FINDER_BARS_MS
+    return all(t["p50"] <= p50 and t["p95"] <= p95 and t["max"] <= worst for t in totals.values())
 
 
 def ms_triples(totals: dict[str, dict]) -> str:
@@ -95,7 +108,7 @@ def finder_and_styles_rows(r: dict) -> list[list[str]]:
         profile = r["finder_profile"]
         totals = bar_totals(profile["new"])
         p50, p95, worst = FINDER_BARS_MS
-        met = all(t["p50"] <= p50 and t["p95"] <= p95 and t["max"] <= worst for t in totals.values())
+        met = bars_met(totals)
         # The bars are milliseconds on whatever machine made the report: the previous code's
         # figures from the same run say how fast that machine is.
         before = ""
@@ -103,6 +116,15 @@ def finder_and_styles_rows(r: dict) -> list[list[str]]:
             before = (
                 f" (the code at `{profile['baseline']['ref']}`, same run: "
                 f"{ms_triples(bar_totals(profile['old']))})"
+            )
+        # A typical process (each frame's median over the rounds), when the report kept it: on a
+        # shared machine the fastest round is the code's cost, not what one run gets.
+        typical = bar_totals(profile["new"], typical=True)
+        usual = ""
+        if typical:
+            usual = (
+                f"; a typical process (each frame's median over the rounds): {ms_triples(typical)}, "
+                f"target {'met' if bars_met(typical) else 'not met'}"
             )
         rows.append(
             [
@@ -112,7 +134,8 @@ def finder_and_styles_rows(r: dict) -> list[list[str]]:
                 + " (p50 / p95 / max)",
                 ms_triples(totals)
                 + f"; target <= {p50:g} / {p95:g} / {worst:g} ms on each: {'met' if met else 'not met'}"
-                + before,
+                + before
+                + usual,
             ]
         )
     if "styles" in r:

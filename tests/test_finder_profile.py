@@ -46,6 +46,29 @@ def test_each_frame_takes_all_its_stages_from_its_fastest_round():
     assert out["digits_correct"] == 9 and "reads_ms" not in out
 
 
+def test_a_typical_process_is_each_frames_median_over_the_rounds_beside_the_fastest():
+    # Three rounds (processes), one of them slow throughout: the fastest-round figures leave it
+    # out, the typical ones take each frame's middle round, and the report shows both codes'.
+    from benchmarks.finder_profile import render_finder_profile
+
+    fast = _run([_frame(find=2.0, other=0.5), _frame(find=4.0, other=1.0)])
+    slow = _run([_frame(find=6.0, other=1.0), _frame(find=9.0, other=2.0)])
+    middle = _run([_frame(find=3.0, other=0.5), _frame(find=5.0, other=1.0)])
+    out = summarise([slow, fast, middle])["sets"]["plain"]
+    # Median reads: frame 0 totals 4 (fast), 9 (slow), 5 (middle); frame 1: 7, 14, 8.
+    assert out["frame_total_ms"] == [4.0, 7.0]
+    assert out["frame_typical_ms"] == [5.0, 8.0]
+    assert out["typical_ms"]["max"] == 8.0 and out["stage_ms"]["total"]["max"] == 7.0
+    old = summarise([slow, slow, fast])  # typical: frame 0 at 9, frame 1 at 14
+    data = {"new": summarise([slow, fast, middle]), "old": old, "baseline": {"ref": "v1", "commit": "0" * 40}}
+    text = render_finder_profile(data)
+    assert "| plain (2) | 11.50 / 13.75 / 14.00 | 6.50 / 7.85 / 8.00 |" in text
+    # A report made before the typical figures were kept has no such table.
+    for entry in (data["new"]["sets"]["plain"], old["sets"]["plain"]):
+        del entry["typical_ms"]
+    assert "typical process" not in render_finder_profile(data)
+
+
 def test_a_real_worker_run_times_the_warm_classification_and_reads_the_negative(
     mnist_test, shipped_model, tmp_path
 ):

@@ -61,3 +61,28 @@ def test_the_finder_row_gives_the_previous_codes_figures_from_the_same_run():
     del profile["old"]  # a report without a baseline: no such figures
     row = next(v for k, v in finder_and_styles_rows(report) if k.startswith("finder profile"))
     assert "same run" not in row
+
+
+def test_the_finder_row_gives_a_typical_process_and_its_own_verdict():
+    from benchmarks.readme import finder_and_styles_rows
+
+    report = json.loads(REPORT.read_text())
+    sets = report["finder_profile"]["new"]["sets"]
+    for entry in sets.values():
+        entry["stage_ms"]["total"] = {"p50": 2.0, "p95": 4.0, "max": 5.0}
+        entry["typical_ms"] = {"p50": 2.5, "p95": 5.0, "max": 6.0}
+    sets["plain"]["typical_ms"] = {"p50": 3.61, "p95": 4.0, "max": 4.2}  # over the median bar
+    row = next(v for k, v in finder_and_styles_rows(report) if k.startswith("finder profile"))
+    assert "ms on each: met" in row
+    assert row.endswith(
+        "a typical process (each frame's median over the rounds): "
+        "rendered 2.5 / 5.0 / 6.0 ms, plain 3.6 / 4.0 / 4.2 ms, photos 2.5 / 5.0 / 6.0 ms, "
+        "target not met"
+    )
+    sets["plain"]["typical_ms"] = {"p50": 2.9, "p95": 4.0, "max": 4.2}
+    row = next(v for k, v in finder_and_styles_rows(report) if k.startswith("finder profile"))
+    assert row.endswith("target met")
+    for entry in sets.values():  # a report made before the typical figures were kept
+        del entry["typical_ms"]
+    row = next(v for k, v in finder_and_styles_rows(report) if k.startswith("finder profile"))
+    assert "typical" not in row
