@@ -15,7 +15,8 @@ at 640x480:
 Timing: one thread (OpenCV and LiteRT), CPU time of the calling thread (``time.thread_time``,
 so other processes on a shared machine do not count), every frame read ``reps`` times after a
 warm-up, the frame's figure the median of its reads in the fastest of several rounds (separate
-processes; see ``summarise``); the table gives p50, p95 and max over frames. The warm-up reads
+processes; see ``summarise``), and apart its median over the rounds, what one process typically
+gets; the tables give p50, p95 and max over frames. The warm-up reads
 every frame of the set once: the figures are what a frame costs a running reader, without what
 a process pays once (the classifier's interpreter for each new batch size, made on first use,
 ~5 ms each; a library's first-call set-up). Until 2026-11-28 only a set's first frame was read
