@@ -487,8 +487,7 @@ def render_finder_profile(data: dict) -> str:
     def cell(entry: dict | None, stage: str) -> str:
         if not entry:
             return "-"
-        s = entry["stage_ms"][stage]
-        return f"{s['p50']:.2f} / {s['p95']:.2f} / {s['max']:.2f}"
+        return triple(entry["stage_ms"][stage])
 
     for name, entry in data["new"]["sets"].items():
         prev = old["sets"].get(name) if old else None
@@ -528,8 +527,13 @@ def render_finder_profile(data: dict) -> str:
             "| --- | --- |",
         ]
         for mode, s in stream["modes"].items():
-            lines.append(f"| {mode} | {s['p50']:.2f} / {s['p95']:.2f} / {s['max']:.2f} |")
+            lines.append(f"| {mode} | {triple(s)} |")
     return "\n".join(lines) + "\n"
+
+
+def triple(s: dict) -> str:
+    """p50 / p95 / max ms as the report's tables write them: "1.90 / 2.21 / 2.54"."""
+    return f"{s['p50']:.2f} / {s['p95']:.2f} / {s['max']:.2f}"
 
 
 def typical_table(data: dict) -> list[str]:
@@ -553,8 +557,7 @@ def typical_table(data: dict) -> list[str]:
     def cell(entry: dict | None) -> str:
         if not entry or "typical_ms" not in entry:
             return "-"
-        t = entry["typical_ms"]
-        return f"{t['p50']:.2f} / {t['p95']:.2f} / {t['max']:.2f}"
+        return triple(entry["typical_ms"])
 
     for name, entry in sets.items():
         prev = old["sets"].get(name) if old else None
