@@ -24,6 +24,12 @@ RESPONSE_FLOOR = 16.0
 """Grey levels: a response is never relative to less than this (a black frame is not paper)."""
 WIDTH_VOTE = 2.0
 """Polarity vote (1): one response must be this many times thinner than the other to vote."""
+SHEET_AND_BOARD_WIDTH = 1.25
+"""When vote (2) finds both paper and a board (a sheet on a dark desk, its negative), the
+thinner response decides if it is this many times thinner (not in a tight crop: ``likely_dark``).
+In benchmarks.readings_check all 240 such frames read best in the thinner polarity, at ratios
+of 1.29 and up; the 61 of them below ``WIDTH_VOTE`` were searched in both polarities (a second
+coarse pass and sheet, about 1.2 ms at 640x480) for a second list that never won."""
 RESPONSE_MIN, RESPONSE_STRONG = 0.05, 0.15
 """A response's strokes: Otsu over the values above the first, and never below the second."""
 SHEET_OPENING = 0.15
@@ -215,6 +221,14 @@ def polarity_and_background(grey: np.ndarray, options: SegmentOptions) -> tuple[
     background.votes = Votes(w_dark, w_light, sheet, board)
     if board is not None and sheet != board:
         votes.append(sheet)
+    elif (  # both there: vote (1) at a lower bar (SHEET_AND_BOARD_WIDTH)
+        sheet
+        and board
+        and not votes
+        and not options.tight_crop(grey.shape)
+        and 0 < min(w_dark, w_light) * SHEET_AND_BOARD_WIDTH <= max(w_dark, w_light)
+    ):
+        votes.append(w_dark < w_light)
     # Noise can fool either (specks read as thin light strokes; a noisy page's Otsu split):
     # votes that disagree, or none, leave it open.
     if votes and all(v == votes[0] for v in votes):
