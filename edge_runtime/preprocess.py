@@ -65,19 +65,16 @@ def stroke_width(mask: np.ndarray) -> float:
 
 def holes(mask: np.ndarray, min_area: float) -> int:
     """How many holes (background regions not reaching the border) of at least ``min_area`` px
-    a binary uint8 mask has: the loops of 0, 6, 8, 9 and a closed 4."""
-    if min_area <= 1:  # every hole has a pixel
-        return _holes_of_ink((mask != 0).view(np.uint8))
-    return _holes_of_background((mask == 0).view(np.uint8), min_area)
-
-
-def _holes_of_ink(ink: np.ndarray) -> int:
-    """How many holes, of any size, a uint8 0/1 ink mask has: the inner outlines of OpenCV's
-    two-level contour hierarchy (8-connected ink, 4-connected holes, as ``_holes_of_background``
-    labels them; the same count on 23,930 masks: every finder crop's at three thresholds and
-    20,000 random ones up to 24x24 px, at ~11 us against ~27 us a mask)."""
-    _, hierarchy = cv2.findContours(ink, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    return 0 if hierarchy is None else int(np.count_nonzero(hierarchy[0, :, 3] >= 0))
+    a binary uint8 mask has: the loops of 0, 6, 8, 9 and a closed 4. Holes are 4-connected, ink
+    8-connected (a diagonal step of ink closes a loop)."""
+    background = (mask == 0).view(np.uint8)
+    if min_area > 1:
+        return _holes_of_background(background, min_area)
+    # Every hole has a pixel: a count of the background's regions, no areas needed (~4 us a
+    # digit's mask; the inner outlines of OpenCV's contour hierarchy, the same count, took ~6 us).
+    framed = cv2.copyMakeBorder(background, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)  # outside: one region
+    n = cv2.connectedComponentsWithAlgorithm(framed, 4, cv2.CV_32S, cv2.CCL_DEFAULT)[0]
+    return n - 2  # less label 0 (the ink) and the outside
 
 
 def _holes_of_background(background: np.ndarray, min_area: float) -> int:
