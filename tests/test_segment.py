@@ -434,6 +434,35 @@ def test_labelling_the_ink_box_gives_the_whole_frames_labels(monkeypatch):
         assert np.array_equal(found.keep[1:], np.array([ink[labels == i].max() > 0.5 for i in range(1, n)]))
 
 
+def test_grid_lines_cleared_in_bands_are_those_cleared_on_the_whole_frame():
+    # remove_grid decides on bands of rows and columns around the lines: the same pixels as
+    # deciding on the whole frame, on grids, lone lines near the edges, thick bars and strokes.
+    from edge_runtime.segment import components
+
+    rng = np.random.default_rng(6)
+    cleared = 0
+    for _ in range(150):
+        h, w = (int(v) for v in rng.integers(40, 400, 2))
+        ink = (rng.random((h, w)) < 0.02) * rng.uniform(0.1, 0.4, (h, w))
+        for _ in range(int(rng.integers(0, 6))):  # lines, some at the frame's edge, some thick
+            width, level = int(rng.integers(1, 8)), float(rng.uniform(0.15, 0.9))
+            at = int(rng.choice([0, int(rng.integers(0, h)), h - 1]))
+            ink[at : at + width, int(rng.integers(0, w // 4)) :] = level
+            at = int(rng.choice([0, int(rng.integers(0, w)), w - 1]))
+            ink[int(rng.integers(0, h // 4)) :, at : at + width] = level
+        for _ in range(int(rng.integers(0, 8))):  # strokes crossing them
+            p, q = (tuple(int(v) for v in rng.integers(0, (w, h))) for _ in range(2))
+            cv2.line(ink, p, q, float(rng.uniform(0.3, 1.0)), int(rng.integers(1, 6)))
+        ink = ink.astype(np.float32)
+        weak = np.greater(ink, 0.12).view(np.uint8)
+        banded, whole = weak.copy(), weak.copy()
+        components.remove_grid(banded, ink, 0.5)
+        components.remove_grid(whole, ink, 0.5, whole=True)
+        assert np.array_equal(banded, whole)
+        cleared += int((banded != weak).any())
+    assert cleared > 50  # (most frames had lines to clear)
+
+
 def test_ink_map_ceiling_is_skipped_only_when_it_changes_nothing(monkeypatch):
     # relative_ink skips the ceiling at 1 when a bound shows no value reaches it: its maps must be
     # those with the ceiling always taken, on even paper (skipped) and dim, vignetted frames (not).
