@@ -46,8 +46,10 @@ polarity's "digits" are the gaps and loops between strokes, much smaller (hyp_2.
 whichever polarity the cheap guess (``likely_dark``) put first: when that guess was always dark
 ink, the negative of hyp_2.bmp at 640x480 tried dark first, whose coarse "digits" were 5 px
 against the light ink's 15 px, and its closer look cost 7 ms to find nothing. In
-benchmarks.readings_check 19 of 1028 frames skip a closer look (6 before either change), none
-of them the guess's, and none reads differently."""
+benchmarks.readings_check 19 of 1028 frames skipped a closer look (6 before either change), none
+of them the guess's, and none read differently. Since ``ink.SHEET_AND_BOARD_WIDTH`` decides the
+polarity of those sheets on a desk, none of its frames does: the rule is kept for frames whose
+votes still cannot tell (the tests turn that vote off to reach it)."""
 REGION_MARGIN = 1.0
 """The closer look searches only around what the coarse pass saw: the box of its digit-sized blobs
 widened by this many digit heights each way (a stroke too faint to see there, a digit's broken-off
