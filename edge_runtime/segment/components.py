@@ -147,26 +147,38 @@ def remove_grid(weak_u8: np.ndarray, ink: np.ndarray, strong: float, whole: bool
     cuts = []  # (rows, cols, mask or None): what goes, all from the mask as it was
     if rows.size:
         lines = cv2.morphologyEx(weak_u8[rows], cv2.MORPH_OPEN, np.ones((1, run_w), np.uint8))
-        for lo, hi in line_bands(rows[lines.any(axis=1)], t, h, whole):
-            band = np.zeros((hi - lo, w), np.uint8)
-            inside = (rows >= lo) & (rows < hi)
-            band[rows[inside] - lo] = lines[inside]
-            cuts.append((slice(lo, hi), slice(None), _line_cut(band, weak_u8[lo:hi], ink[lo:hi], t, keep)))
+        for lo, hi, cut in _band_cuts(
+            lines, rows, h, t, keep, whole, lambda lo, hi: (weak_u8[lo:hi], ink[lo:hi])
+        ):
+            cuts.append((slice(lo, hi), slice(None), cut))
     if cols.size:  # as rows of the transpose: OpenCV's one-row openings run 20x faster here
         across = np.ascontiguousarray(weak_u8[:, cols].T)
         lines = cv2.morphologyEx(across, cv2.MORPH_OPEN, np.ones((1, run_h), np.uint8))
-        for lo, hi in line_bands(cols[lines.any(axis=1)], t, w, whole):
-            # A band of columns, transposed (square kernels: the same pixels; 5x faster than on
-            # a band a few dozen px wide and the frame's height).
-            band = np.zeros((hi - lo, h), np.uint8)
-            inside = (cols >= lo) & (cols < hi)
-            band[cols[inside] - lo] = lines[inside]
-            weak_t, ink_t = (np.ascontiguousarray(a[:, lo:hi].T) for a in (weak_u8, ink))
-            cut = _line_cut(band, weak_t, ink_t, t, keep)
+
+        def transposed(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+            # A band of columns as rows (square kernels: the same pixels; 5x faster than on a
+            # band a few dozen px wide and the frame's height).
+            return tuple(np.ascontiguousarray(a[:, lo:hi].T) for a in (weak_u8, ink))
+
+        for lo, hi, cut in _band_cuts(lines, cols, w, t, keep, whole, transposed):
             cuts.append((slice(None), slice(lo, hi), None if cut is None else cut.T))
     for rs, cs, cut in cuts:
         if cut is not None:
             weak_u8[rs, cs][cut] = 0
+
+
+def _band_cuts(lines, at, size: int, t: int, keep: float, whole: bool, band_of):
+    """[(lo, hi, what goes in that band or None)] for the line rows ``lines`` found at the
+    indices ``at`` of the ``size`` rows of a frame; ``band_of(lo, hi)``: its (weak mask, ink)
+    rows lo to hi (``remove_grid`` passes the columns' bands transposed)."""
+    out = []
+    for lo, hi in line_bands(at[lines.any(axis=1)], t, size, whole):
+        weak, ink = band_of(lo, hi)
+        band = np.zeros_like(weak)
+        inside = (at >= lo) & (at < hi)
+        band[at[inside] - lo] = lines[inside]
+        out.append((lo, hi, _line_cut(band, weak, ink, t, keep)))
+    return out
 
 
 def line_bands(at: np.ndarray, t: int, size: int, whole: bool = False) -> list[tuple[int, int]]:
