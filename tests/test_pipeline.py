@@ -184,7 +184,7 @@ def test_stream_mode_reuses_polarity_and_reads_the_same(classifier, clean_digits
 def test_stream_mode_reuses_the_closer_look_and_reads_the_same(
     classifier, clean_digits, tmp_path, monkeypatch
 ):
-    # Small digits (about 37 px in a 640x480 frame) need the closer look at full resolution;
+    # Small digits (about 43 px in a 640x480 frame) need the closer look at full resolution;
     # in stream mode the frames that reuse the polarity go there straight, without the coarse pass.
     import edge_runtime.segment.finder as finder
     from edge_runtime.pipeline import DigitReader
@@ -193,7 +193,7 @@ def test_stream_mode_reuses_the_closer_look_and_reads_the_same(
     page = np.full((480, 640), 200.0, np.float32)
     for k in range(10):
         r, c = divmod(k, 5)
-        draw_digit(page, x[k], 150 + 100 * r, 60 + 110 * c, 52)
+        draw_digit(page, x[k], 150 + 100 * r, 60 + 110 * c, 60)
     noisy = page + np.random.default_rng(5).normal(0, 3.0, page.shape).astype(np.float32)
     sheet = cv2.cvtColor(np.clip(noisy, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
     frames = shaking_video(sheet, 8, tmp_path / "small.avi")

@@ -24,14 +24,13 @@ class SegmentOptions:
     work_side: int = 240
     """First (coarse) pass: the shorter side is shrunk by a whole factor to between this and
     twice this (px); cheap for camera frames."""
-    min_digit_px: float = 22.0
+    min_digit_px: float = 24.0
     """If the coarse pass finds digits shorter than this (px), look again at full resolution.
-    A digit of 22 px is still shrunk into MNIST's 20 px box, so the closer look adds little there
-    and costs about as much as all the rest of a frame: digits 44-48 px tall in a 640x480 frame
-    (the profile's plain frames) now take one pass, 2.1 instead of 3.8 ms a frame (one run here).
-    Against 24 px, benchmarks.readings_check read 2 of 1028 frames one digit worse (plain 1182
-    against 1183 of 1200, negatives 2957 against 2958 of 3041) and none better; at 20 px, plain
-    -2, photos -1 and negatives -1, for no more gain on 640x480 frames."""
+    (The profile's plain frames measure 22.0 px at the coarse scale. At 22 px they take one pass,
+    2.1 instead of 3.8 ms a frame, but benchmarks.readings_check read plain -1 and negatives -1
+    digits, one of them the negative of the dev photo hyp_2.bmp as taken, whose digits measure
+    22.0 px too (two touching 9s read as one); at 20 px, plain -2, photos -1, negatives -1.
+    Not done: a threshold that lands on the benchmark's own digit size, for a real digit.)"""
     background_kernel: float = 0.2
     """Background closing kernel as a fraction of the shorter side (must exceed stroke width)."""
     crop_side: int = 200
