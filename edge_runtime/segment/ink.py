@@ -221,19 +221,28 @@ def polarity_and_background(grey: np.ndarray, options: SegmentOptions) -> tuple[
     background.votes = Votes(w_dark, w_light, sheet, board)
     if board is not None and sheet != board:
         votes.append(sheet)
-    elif (  # both there: vote (1) at a lower bar (SHEET_AND_BOARD_WIDTH)
-        sheet
-        and board
-        and not votes
-        and not options.tight_crop(grey.shape)
-        and 0 < min(w_dark, w_light) * SHEET_AND_BOARD_WIDTH <= max(w_dark, w_light)
-    ):
-        votes.append(w_dark < w_light)
+    elif sheet and board and not votes:  # both there: vote (1) at a lower bar
+        thinner = thinner_ink(background.votes, grey.shape, options, SHEET_AND_BOARD_WIDTH)
+        if thinner is not None:
+            votes.append(thinner)
     # Noise can fool either (specks read as thin light strokes; a noisy page's Otsu split):
     # votes that disagree, or none, leave it open.
     if votes and all(v == votes[0] for v in votes):
         return votes[0], background
     return None, background
+
+
+def thinner_ink(votes: Votes, shape: tuple[int, ...], options: SegmentOptions, ratio: float) -> bool | None:
+    """With paper and a board both seen: True (dark ink) or False (light), the polarity whose
+    strokes are thinner, by at least ``ratio`` (and at all); None when a response has no strokes
+    or in a tight crop, where a marker's stroke can be wider than the paper between strokes
+    (seed_9.jpg: 19 px against 14 px, read as 15 "digits" of loop and gap)."""
+    w_dark, w_light = votes.w_dark, votes.w_light
+    if options.tight_crop(shape) or min(w_dark, w_light) <= 0 or w_dark == w_light:
+        return None
+    if min(w_dark, w_light) * ratio > max(w_dark, w_light):
+        return None
+    return w_dark < w_light
 
 
 def likely_dark(grey: np.ndarray, options: SegmentOptions, background: Background | None = None) -> bool:
@@ -248,19 +257,13 @@ def likely_dark(grey: np.ndarray, options: SegmentOptions, background: Backgroun
     votes = background.votes if background is not None else None
     paper = votes.paper if votes is not None else dark_ink(small)  # (the votes took this test)
     if paper:
-        if votes is not None:
-            w_dark, w_light = votes.w_dark, votes.w_light
-            # Paper and a board both found (a sheet on a dark desk, a vignetted frame, a photo's
-            # negative): the thinner strokes, even if less than twice thinner, are the ink. Not
-            # in a tight crop, where a marker's stroke can be wider than the paper between
-            # strokes (seed_9.jpg: 19 px against 14 px, read as 15 "digits" of loop and gap).
-            if (
-                votes.board
-                and not options.tight_crop(grey.shape)
-                and min(w_dark, w_light) > 0
-                and w_dark != w_light
-            ):
-                return w_dark < w_light
+        # Paper and a board both found (a sheet on a dark desk, a vignetted frame, a photo's
+        # negative): the thinner strokes, even if less than SHEET_AND_BOARD_WIDTH thinner, are
+        # the ink.
+        if votes is not None and votes.board:
+            thinner = thinner_ink(votes, grey.shape, options, 1.0)
+            if thinner is not None:
+                return thinner
         return True
     if background is not None and background.responses is not None:
         dark, light = background.responses
