@@ -18,10 +18,11 @@ warm-up, the frame's figure the median of its reads in the fastest of several ro
 processes; see ``summarise``), and apart its median over the rounds, what one process typically
 gets; the tables give p50, p95 and max over frames. The warm-up reads
 every frame of the set once: the figures are what a frame costs a running reader, without what
-a process pays once (the classifier's interpreter for each new batch size, made on first use,
-~5 ms each; a library's first-call set-up). Until 2026-11-28 only a set's first frame was read
-first, and the first frame to need a new batch size paid for it in one of its timed reads; the
-start-up benchmark times single-image runs, first calls included.
+a process pays once (a library's first-call set-up; the classifier's interpreter for each batch
+size, ~5 ms each, made on first use until 2026-12-07 and since then by the reader before its
+first frame). Until 2026-11-28 only a set's first frame was read first, and the first frame to
+need a new batch size paid for it in one of its timed reads; the start-up benchmark times
+single-image runs, first calls included.
 The stages are the reader's own ``timings_ms`` split, taken with the thread's CPU clock
 (``edge_runtime.pipeline`` times its stages with ``time.perf_counter``; the worker points that
 module's ``time`` at a CPU clock), so old and new code are timed the same way.

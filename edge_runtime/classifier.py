@@ -79,8 +79,10 @@ def _has_state(interpreter) -> bool:
 MAX_BATCH, BATCH_STEP = 16, 4
 """A free-batch graph reads a frame's digits in as few calls as it can: up to ``MAX_BATCH`` at
 once, the last call's batch rounded up to a multiple of ``BATCH_STEP`` (padding rows), a single
-digit alone. Each batch size has its own interpreter, made on first use (resizing one per frame
-cost 120-190 us; each costs ~2.5 MB, and a camera's frames mostly hold the same count).
+digit alone. Each batch size has its own interpreter (resizing one per frame cost 120-190 us),
+made on first use or all at once by ``prepare_batches`` (a reader does that: making one costs
+~5 ms, and the first frames of a camera or of a folder of photos each paid it; all four take
+~16 ms and ~9 MB).
 
 Why few calls: in a reader, the finder and the normaliser push the model's graph (about 450
 unrolled nodes) out of the CPU's caches between frames, and every call then pays to bring it
@@ -211,6 +213,15 @@ class DigitClassifier:
             except (ValueError, RuntimeError):
                 self._batched[size] = None
         return self._batched[size]
+
+    def prepare_batches(self) -> list[int]:
+        """Make the interpreter of every batch size ``logits`` can use now, not in the first frame
+        that needs it (free-batch graphs; others read digit by digit and have none).
+        -> the batch sizes ready (a size the graph refuses is left out)."""
+        if not self.free_batch:
+            return []
+        sizes = range(BATCH_STEP, MAX_BATCH + 1, BATCH_STEP)
+        return [size for size in sizes if self._batch_step(size) is not None]
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """(n, 28, 28) floats in [0, 1], white digit on black -> (n, 10) float logits."""

@@ -153,8 +153,13 @@ class DigitReader:
         opencv_threads: int | None = 1,
         stream_refresh: int = 0,
         keep_memory: bool = True,
+        prepare_batches: bool = True,
     ):
         self.classifier = classifier
+        # Every batch size's interpreter is made now (``DigitClassifier.prepare_batches``): a frame
+        # whose digit count needed a new one paid ~5 ms for it, up to four times in a run.
+        if prepare_batches and hasattr(classifier, "prepare_batches"):
+            classifier.prepare_batches()
         # Freed frame buffers stay in the process's heap for the next frame (glibc; process-wide
         # and one-way, see ``keep_freed_memory``). False: the C library's own behaviour.
         if keep_memory:

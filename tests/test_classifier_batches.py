@@ -31,3 +31,29 @@ def test_shipped_default_reads_batches_like_single_digits(model_path, mnist_test
     batched = clf.logits(x)
     assert np.allclose(batched, one_by_one, rtol=0, atol=1e-5)
     assert np.array_equal(batched.argmax(1), one_by_one.argmax(1))
+
+
+def test_a_reader_makes_every_batch_interpreter_before_its_first_frame(model_path, mnist_test):
+    """A frame with a new digit count once made its interpreter mid-read (~5 ms): a reader now
+    makes them all up front, and reading frames of 1 to 40 digits makes no other."""
+    from edge_runtime.pipeline import DigitReader
+
+    clf = DigitClassifier(model_path)
+    assert clf._batched == {}, "a bare classifier still makes them on first use"
+    DigitReader(clf)
+    ready = sorted(size for size, run in clf._batched.items() if run is not None)
+    needed = sorted({size for n in range(41) for _, size in _chunks(n) if size > 1})
+    assert ready == needed == list(range(BATCH_STEP, MAX_BATCH + 1, BATCH_STEP))
+    made = dict(clf._batched)
+    x = mnist_test[0][:40].astype(np.float32) / 255.0
+    for n in range(1, 41):
+        clf.logits(x[:n])
+    assert clf._batched == made
+
+
+def test_a_reader_can_leave_the_interpreters_to_first_use(model_path):
+    from edge_runtime.pipeline import DigitReader
+
+    clf = DigitClassifier(model_path)
+    DigitReader(clf, prepare_batches=False)
+    assert clf._batched == {}
