@@ -186,8 +186,12 @@ def test_stream_mode_reuses_the_closer_look_and_reads_the_same(
 ):
     # Small digits (about 43 px in a 640x480 frame) need the closer look at full resolution;
     # in stream mode the frames that reuse the polarity go there straight, without the coarse pass.
+    # (These digits stand apart, so the finder reads them from the coarse pass's segmentation
+    # without a closer look at all, ``segment.refine``: that is turned off here to reach it.)
     import edge_runtime.segment.finder as finder
     from edge_runtime.pipeline import DigitReader
+
+    monkeypatch.setattr(finder, "REFINE_FROM", finder.DEFAULT.min_digit_px)
 
     x, y = clean_digits
     page = np.full((480, 640), 200.0, np.float32)
@@ -210,6 +214,16 @@ def test_stream_mode_reuses_the_closer_look_and_reads_the_same(
     coarse = [(240, 320), (480, 640)]
     assert passes == coarse + [(480, 640)] * 3 + coarse + [(480, 640)] * 3
     assert sum(edit_distance(t, "".join(map(str, y[:10]))) for t in each) <= 2 * len(each)
+    # With the coarse segmentation kept, every frame is one coarse pass, and reads the same.
+    monkeypatch.undo()
+    monkeypatch.setattr(
+        finder, "find_at", lambda work, *a, **k: passes.append(work.shape) or real(work, *a, **k)
+    )
+    passes.clear()
+    assert [DigitReader(classifier, min_confidence=0.0).read(f).text for f in frames] == each
+    stream = DigitReader(classifier, min_confidence=0.0, stream_refresh=4)
+    assert [stream.read(f).text for f in frames] == each
+    assert passes == [(240, 320)] * 16
 
 
 def test_reader_leaves_opencv_threads_as_it_found_them(classifier):

@@ -137,7 +137,8 @@ def test_cli_draws_boxes_where_it_is_told(tmp_path):
 
 def small_digits_frame(x):
     """Ten MNIST digits ~43 px tall on flat noisy 640x480 paper (the profile's plain frames):
-    ~21 px in the coarse pass, so the finder looks again at full resolution."""
+    ~21 px in the coarse pass, so the finder reads them at full resolution (they stand apart:
+    from the coarse pass's segmentation, ``segment.refine``, unless a test turns that off)."""
     img = np.full((480, 640), 200.0, np.float32)
     for k, d in enumerate(x[:10]):
         r, c = divmod(k, 5)
@@ -151,6 +152,7 @@ def test_coarse_pass_stops_at_the_height_when_a_closer_look_follows(clean_digits
     from edge_runtime.segment.ink import background_of
     from edge_runtime.segment.options import DEFAULT
 
+    monkeypatch.setattr(finder, "REFINE_FROM", DEFAULT.min_digit_px)  # the closer look, always
     frame = small_digits_frame(clean_digits[0])
     passes = []
     real = finder.find_at
@@ -172,6 +174,7 @@ def test_closer_look_searches_only_around_what_the_coarse_pass_saw(clean_digits,
     import edge_runtime.segment.finder as finder
     from edge_runtime.segment.options import DEFAULT
 
+    monkeypatch.setattr(finder, "REFINE_FROM", DEFAULT.min_digit_px)  # the closer look, always
     frame = small_digits_frame(clean_digits[0])
     regions = []
     real = finder.find_at

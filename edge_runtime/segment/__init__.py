@@ -11,7 +11,9 @@ Read in this order (one module per idea):
    digit merged, slivers attached, touching digits split; sizes relative to the median digit.
 5. ``order``: rows top to bottom, each left to right (a sloping row stays one row).
 6. ``finder``: the driver, coarse to fine, with the work bounded for any frame of a given
-   size (at most ``max_blobs`` blobs in the pairwise steps, texture and noise given up early).
+   size (at most ``max_blobs`` blobs in the pairwise steps, texture and noise given up early);
+   ``refine``: small digits that stand apart keep the coarse segmentation, their ink taken at
+   full resolution, instead of a second search.
 7. ``options``: every option and shared constant with the reason for its value; ``stats``:
    numpy's median and percentile, bit for bit, at a fraction of their cost on small arrays.
 

@@ -1,29 +1,34 @@
 """The driver: grey image -> digit blobs in reading order, coarse to fine.
 
 First on a copy ``work_side`` px on its shorter side (enough for a camera frame's digits); again
-at up to ``max_side`` px, around them only, when the digits found there are small. Polarity is
+at up to ``max_side`` px, around them only, when the digits found there are small, unless they
+stand apart: then only their ink is taken at full resolution (``refine``). Polarity is
 read once, on the coarse copy; when it is ambiguous both polarities are searched (the reader
 keeps the one the classifier is surer of)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from edge_runtime.segment import blobs as steps
-from edge_runtime.segment.components import SUBSAMPLE, Component, Labelled, label_ink
+from edge_runtime.segment.components import SUBSAMPLE, Component, Labelled, label_ink, thresholds
 from edge_runtime.segment.ink import (
     LIGHT_TO_DARK,
     Background,
     background_of,
     block_mean,
+    contrast_of,
     ink_and_sheet,
+    ink_of,
     ink_sheet_and_sample,
     likely_dark,
     polarity,
     polarity_and_background,
+    with_page,
 )
 from edge_runtime.segment.options import (
     DEFAULT,
@@ -36,6 +41,7 @@ from edge_runtime.segment.options import (
     SegmentOptions,
 )
 from edge_runtime.segment.order import reading_order
+from edge_runtime.segment.refine import NEAR, REFINE_FROM, apart, refine
 from edge_runtime.segment.stats import median
 
 OTHER_POLARITY_H = 0.6
@@ -73,6 +79,9 @@ class PassResult:
     region: tuple[int, int, int, int] | None = None
     """When the pass stopped for a closer look: (x0, y0, x1, y1), the box (working px) holding
     every digit-sized blob it saw (``candidates``)."""
+    apart: tuple[list[Component], Labelled] | None = None
+    """When its digits are small but stand apart (``refine.apart``): they and the labels they
+    were found in, for ``refined`` to read at full resolution."""
 
 
 def find_digits(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> BlobList:
@@ -147,7 +156,9 @@ def find_digit_candidates(
             and seen
             and (not found.blobs or found.digit_h < options.min_digit_px)
         ):
-            found = closer_look(grey, fine, options, is_dark, found, fine / coarse)
+            found = refined(grey, fine, coarse, options, is_dark, found) or closer_look(
+                grey, fine, options, is_dark, found, fine / coarse
+            )
         found.blobs.dark = is_dark
         out.append(found.blobs)
     return out
@@ -176,6 +187,35 @@ def closer_look(
     found = find_at(work, fine, options, dark, region=region)
     found.blobs.dark, found.blobs.closer = dark, True
     return found
+
+
+def refined(
+    grey: np.ndarray, fine: float, coarse: float, options: SegmentOptions, dark: bool, found: PassResult
+) -> PassResult | None:
+    """The coarse pass ``found``'s digits (ink polarity ``dark``) read from the image at scale
+    ``fine`` without a second search (``refine``), when they stand apart; None: the closer look
+    reads them."""
+    if found.apart is None:
+        return None
+    comps, labelled = found.apart
+    work = rescale(grey, fine)
+    if min(work.shape) < TINY_SIDE:
+        return None
+    if not dark:
+        work = cv2.LUT(work, LIGHT_TO_DARK)
+    # The closer look's own background and thresholds: the ink is what it would see.
+    contrast = contrast_of(work.shape, with_page(work, None, options))
+    sample = ink_of(work, contrast, slice(None, None, SUBSAMPLE), slice(None, None, SUBSAMPLE))
+    levels = thresholds(sample, options, sample)
+    if levels is None:
+        return None
+    zoom = fine / coarse
+    near = math.ceil(NEAR * found.digit_h * zoom)
+    blobs = refine(work, contrast, labelled.labels, comps, zoom, levels, fine, near)
+    if blobs is None:
+        return None
+    order = reading_order([b.box for b in blobs])
+    return PassResult(BlobList([blobs[i] for i in order], dark=dark), found.digit_h * zoom)
 
 
 def around(
@@ -287,7 +327,13 @@ def find_at(
     if not comps:
         return PassResult(BlobList(), 0.0)
     seen = comps
-    comps, median_h = digits_of(comps, ink.shape, found, sheet, options, closer_below)
+    # Digits from REFINE_FROM up to closer_below are segmented here all the same: when they stand
+    # apart, the closer look reads them from the fine image without a second search (``refined``).
+    comps, median_h = digits_of(comps, ink.shape, found, sheet, options, min(closer_below, REFINE_FROM))
+    if comps and median_h < closer_below:
+        if len(comps) <= options.max_digits and apart(comps, labels, found.keep, median_h):
+            return PassResult(BlobList(), median_h, apart=(comps, found))
+        comps = []
     if not comps:
         box = None
         if median_h < closer_below:  # digits_of stopped at their height: a closer look follows
