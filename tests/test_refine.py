@@ -39,7 +39,7 @@ def test_small_digits_apart_are_read_in_one_pass_as_the_closer_look_reads_them(c
     look_passes, _, looked = passes_and_blobs(frame, monkeypatch, closer=True)
     assert look_passes == [(240, 320), (480, 640)]
     # The same digits, boxes and ink, pixel for pixel (on this frame; on the readings check's
-    # frames, a few weak pixels at a stroke's edge differ on 15 of 193).
+    # frames, a few weak pixels at a stroke's edge differ on 15 of 221).
     assert [b.box for b in blobs] == [b.box for b in looked] and len(blobs) == 10
     assert all(np.array_equal(a.ink, b.ink) for a, b in zip(blobs, looked))
 

@@ -11,12 +11,13 @@ the fine weak ink that lies on its coarse ink. Touching or crowded digits, piece
 split blob, digits at an edge and strong ink the coarse pass did not see keep the closer look:
 there the coarse pass may have joined two digits, cut one or missed a stroke.
 
-Measured on the 1134 frames of benchmarks.readings_check and the finder profile: 193 take this
-path (most plain frames, a third of the rendered 640x480 scenes, a tenth of the photos at some
-size); 178 of them get the closer look's crops pixel for pixel, 15 differ by a few weak pixels
-at a stroke's edge (a speck beside a digit that the closer look drops as too small is kept
-here); the readings check read none of its 1028 frames differently. The plain frames' finding
-costs 13-17% less (an interleaved A/B in one process, 2.3 -> 2.0 ms)."""
+Measured on the 1134 frames of benchmarks.readings_check and the finder profile: 221 take this
+path (most plain frames, two fifths of the rendered 640x480 scenes, a twentieth of the photos
+and their negatives at some size); 206 of them get the closer look's crops pixel for pixel, 15
+differ by a few weak pixels at a stroke's edge (a speck beside a digit that the closer look
+drops as too small is kept here); the readings check read none of its 1028 frames differently.
+Finding a plain frame costs 13-17% less (an interleaved A/B in one process, 2.3 -> 2.0 ms), the
+dev photo hyp_1.bmp at 640x480 (14 digits) 7-10% less."""
 
 from __future__ import annotations
 
@@ -29,9 +30,12 @@ from edge_runtime.segment.components import Component
 from edge_runtime.segment.ink import Contrast, ink_of
 from edge_runtime.segment.options import Blob, BlobList
 
-REFINE_FROM = 16.0
+REFINE_FROM = 10.0
 """Coarse digits at least this tall (coarse px) may be refined instead of looked at again (the
-closer look's threshold, ``min_digit_px``, is 24: a 44 px digit of a 640x480 frame is 22)."""
+closer look's threshold, ``min_digit_px``, is 24: a 44 px digit of a 640x480 frame is 22). From
+16, 10, 8 or 6 px the readings check read the same; from 10 px on, 28 more of its frames (and
+hyp_1.bmp at 640x480) take this path than from 16, and none of its frames has digits of 6-10 px
+that stand apart: smaller ones are left to the closer look, untested here."""
 APART = 2
 """... when every two of them are at least this many coarse px apart, one way or the other ..."""
 NEAR = 0.25
