@@ -11,14 +11,18 @@ from tests.test_segment import small_digits_frame
 
 
 def passes_and_blobs(frame, monkeypatch, closer: bool):
-    """(the finder's passes (work shapes), per call of ``refined`` whether the coarse digits stood
+    """(the finder's passes (work shape, region searched), per call of ``refined`` whether the coarse digits stood
     apart and whether it read them, the blobs);
     ``closer``: with the refinement turned off (every small digit gets the closer look)."""
     if closer:
         monkeypatch.setattr(finder, "REFINE_FROM", DEFAULT.min_digit_px)
     passes, refined = [], []
     real_pass, real_refined = finder.find_at, finder.refined
-    monkeypatch.setattr(finder, "find_at", lambda w, *a, **k: passes.append(w.shape) or real_pass(w, *a, **k))
+    monkeypatch.setattr(
+        finder,
+        "find_at",
+        lambda w, *a, **k: passes.append((w.shape, k.get("region"))) or real_pass(w, *a, **k),
+    )
 
     def spy(*a, **k):
         out = real_refined(*a, **k)
@@ -34,10 +38,10 @@ def passes_and_blobs(frame, monkeypatch, closer: bool):
 def test_small_digits_apart_are_read_in_one_pass_as_the_closer_look_reads_them(clean_digits, monkeypatch):
     frame = small_digits_frame(clean_digits[0])
     passes, refined, blobs = passes_and_blobs(frame, monkeypatch, closer=False)
-    assert passes == [(240, 320)] and refined == [(True, True)]  # the coarse pass, then the fine ink
+    assert passes == [((240, 320), None)] and refined == [(True, True)]  # the coarse pass, then the fine ink
     assert not blobs.closer and blobs.dark
     look_passes, _, looked = passes_and_blobs(frame, monkeypatch, closer=True)
-    assert look_passes == [(240, 320), (480, 640)]
+    assert [shape for shape, _ in look_passes] == [(240, 320), (480, 640)]
     # The same digits, boxes and ink, pixel for pixel (on this frame; on the readings check's
     # frames, a few weak pixels at a stroke's edge differ on 15 of 221).
     assert [b.box for b in blobs] == [b.box for b in looked] and len(blobs) == 10
@@ -65,7 +69,8 @@ def test_a_stroke_the_coarse_pass_could_not_see_gets_the_closer_look(clean_digit
     x, y, w, h = blobs[2].box
     frame[y + 5 : y + h - 5, x + w + 4] = 40  # one px wide, 4 px to the right of the digit
     passes, refined, found = passes_and_blobs(frame, monkeypatch, closer=False)
-    assert refined == [(True, False)] and passes == [(240, 320), (480, 640)]
+    assert refined == [(True, False)] and [shape for shape, _ in passes] == [(240, 320), (480, 640)]
+    assert passes[1][1] is not None  # the closer look searches around the digits, not the whole frame
     _, _, looked = passes_and_blobs(frame, monkeypatch, closer=True)
     assert [b.box for b in found] == [b.box for b in looked]
 

@@ -330,20 +330,18 @@ def find_at(
     # Digits from REFINE_FROM up to closer_below are segmented here all the same: when they stand
     # apart, the closer look reads them from the fine image without a second search (``refined``).
     comps, median_h = digits_of(comps, ink.shape, found, sheet, options, min(closer_below, REFINE_FROM))
-    if comps and median_h < closer_below:
-        if len(comps) <= options.max_digits and apart(comps, labels, found.keep, median_h):
-            return PassResult(BlobList(), median_h, apart=(comps, found))
-        comps = []
-    if not comps:
-        box = None
-        if median_h < closer_below:  # digits_of stopped at their height: a closer look follows
-            box = (
-                min(c.x for c in seen),
-                min(c.y for c in seen),
-                max(c.right for c in seen),
-                max(c.bottom for c in seen),
-            )
+    if median_h < closer_below:  # a closer look follows, around what this pass saw
+        box = (
+            min(c.x for c in seen),
+            min(c.y for c in seen),
+            max(c.right for c in seen),
+            max(c.bottom for c in seen),
+        )
+        if comps and len(comps) <= options.max_digits and apart(comps, labels, found.keep, median_h):
+            return PassResult(BlobList(), median_h, region=box, apart=(comps, found))
         return PassResult(BlobList(), median_h, region=box)
+    if not comps:
+        return PassResult(BlobList(), median_h)
     order = reading_order([(c.x, c.y, c.w, c.h) for c in comps])
     dropped = max(0, len(order) - options.max_digits)
     out = []
