@@ -474,7 +474,8 @@ def render_finder_profile(data: dict) -> str:
         + ", ".join(f"{w}x{h}" for h, w in LARGE_SIZES)
         + ", two each. Each frame's median read in the fastest of the rounds (each round a new process: "
         "process speed varies here by up to 30%), every frame of a set read once before (what a "
-        "process pays once, such as the classifier's interpreter for a new batch size, stays out); "
+        "process pays once, such as a library's first-call set-up or, in older code, the "
+        "classifier's interpreter for a new batch size, stays out); "
         "p50 / p95 / max over the frames of a set. "
         "`classify again, warm`: the same digits classified once more right after the read, the "
         "model's graph still in the CPU's caches (not part of the total; in the read, finding and "
