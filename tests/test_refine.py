@@ -39,7 +39,7 @@ def test_small_digits_apart_are_read_in_one_pass_as_the_closer_look_reads_them(c
     frame = small_digits_frame(clean_digits[0])
     passes, refined, blobs = passes_and_blobs(frame, monkeypatch, closer=False)
     assert passes == [((240, 320), None)] and refined == [(True, True)]  # the coarse pass, then the fine ink
-    assert not blobs.closer and blobs.dark
+    assert blobs.closer and blobs.dark  # read at full resolution: a camera's next frames look closer at once
     look_passes, _, looked = passes_and_blobs(frame, monkeypatch, closer=True)
     assert [shape for shape, _ in look_passes] == [(240, 320), (480, 640)]
     # The same digits, boxes and ink, pixel for pixel (on this frame; on the readings check's

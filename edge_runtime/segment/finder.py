@@ -215,7 +215,7 @@ def refined(
     if blobs is None:
         return None
     order = reading_order([b.box for b in blobs])
-    return PassResult(BlobList([blobs[i] for i in order], dark=dark), found.digit_h * zoom)
+    return PassResult(BlobList([blobs[i] for i in order], dark=dark, closer=True), found.digit_h * zoom)
 
 
 def around(

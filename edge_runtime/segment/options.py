@@ -97,7 +97,10 @@ class BlobList(list):
         self.dark = dark
         """The ink polarity these blobs were found with (True: dark ink; None: not searched)."""
         self.closer = closer
-        """Whether they were found by the closer look (digits too small at the coarse scale)."""
+        """Whether they were read at full resolution, too small at the coarse scale: by the closer
+        look, or from the coarse pass's segmentation (``refine``). A camera's next frames then go
+        to the closer look at once (``find_digit_candidates``): without the coarse pass, that
+        costs less than the coarse pass and the refinement."""
 
 
 def odd(n: float) -> int:
