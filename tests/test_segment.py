@@ -208,7 +208,8 @@ def test_ink_in_a_region_is_the_whole_maps_there_and_its_sample_the_whole_maps()
         assert (background.page is not None) == sheet
         whole, page = ink.relative_ink(grey, background)
         x0, y0, x1, y1 = region = (37, 101, 555, 390)
-        part, page_too, sample = ink.ink_in_region(grey, background, region, 4)
+        dark_grey, contrast, sample = ink.contrast_and_sample(grey, ink.DEFAULT, True, 4)
+        part, page_too = ink.ink_in_region(dark_grey, contrast, region), contrast.page
         assert np.array_equal(part[y0:y1, x0:x1], whole[y0:y1, x0:x1]) and part[y0:y1, x0:x1].any()
         part[y0:y1, x0:x1] = 0
         assert not part.any()  # nothing outside it

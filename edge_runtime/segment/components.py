@@ -63,7 +63,7 @@ def thresholds(
 ) -> tuple[float, float] | None:
     """(weak, strong) ink thresholds of an ink map; None when nothing is above ``min_contrast``.
     ``sub``: the map's every ``SUBSAMPLE``-th pixel each way, when it is computed apart (the
-    closer look's region: ``ink.ink_in_region``)."""
+    closer look's region: ``ink.contrast_and_sample``)."""
     sub = ink[::SUBSAMPLE, ::SUBSAMPLE] if sub is None else sub
     cand = sub[sub > options.min_contrast]
     if cand.size == 0:

@@ -21,14 +21,12 @@ from edge_runtime.segment.ink import (
     Background,
     background_of,
     block_mean,
-    contrast_of,
+    contrast_and_sample,
     ink_and_sheet,
-    ink_of,
     ink_sheet_and_sample,
     likely_dark,
     polarity,
     polarity_and_background,
-    with_page,
 )
 from edge_runtime.segment.options import (
     DEFAULT,
@@ -201,11 +199,8 @@ def refined(
     work = rescale(grey, fine)
     if min(work.shape) < TINY_SIDE:
         return None
-    if not dark:
-        work = cv2.LUT(work, LIGHT_TO_DARK)
     # The closer look's own background and thresholds: the ink is what it would see.
-    contrast = contrast_of(work.shape, with_page(work, None, options))
-    sample = ink_of(work, contrast, slice(None, None, SUBSAMPLE), slice(None, None, SUBSAMPLE))
+    work, contrast, sample = contrast_and_sample(work, options, dark, SUBSAMPLE)
     levels = thresholds(sample, options, sample)
     if levels is None:
         return None

@@ -323,14 +323,27 @@ def with_page(grey: np.ndarray, background: Background | None, options: SegmentO
     return background
 
 
+def contrast_and_sample(
+    grey: np.ndarray, options: SegmentOptions, dark: bool, step: int
+) -> tuple[np.ndarray, Contrast, np.ndarray]:
+    """What the closer look reads an image (not a tiny one) with, its ink's polarity ``dark``
+    known: (the image as dark ink, its Contrast from its own background and sheet, and its ink
+    at every ``step``-th pixel each way: the ink thresholds' statistics, ``components.thresholds``;
+    the same values as ``relative_ink(...)[0][::step, ::step]``)."""
+    if not dark:
+        grey = cv2.LUT(grey, LIGHT_TO_DARK)
+    contrast = contrast_of(grey.shape, with_page(grey, None, options))
+    every = slice(None, None, step)
+    return grey, contrast, ink_of(grey, contrast, every, every)
+
+
 def ink_sheet_and_sample(
     grey: np.ndarray, options: SegmentOptions, dark: bool, region: tuple[int, int, int, int], step: int
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """``ink_and_sheet`` for an image (not a tiny one) whose digits all lie in ``region``: see
-    ``ink_in_region``."""
-    if not dark:
-        grey = cv2.LUT(grey, LIGHT_TO_DARK)
-    return ink_in_region(grey, with_page(grey, None, options), region, step)
+    """``ink_and_sheet`` for an image (not a tiny one) whose digits all lie in ``region``: (ink
+    inside it and 0 outside, ``ink_in_region``; sheet mask; sample, ``contrast_and_sample``)."""
+    grey, contrast, sample = contrast_and_sample(grey, options, dark, step)
+    return ink_in_region(grey, contrast, region), contrast.page, sample
 
 
 def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, np.ndarray | None]:
@@ -405,16 +418,10 @@ def ink_of(
     return out
 
 
-def ink_in_region(
-    grey: np.ndarray, background: Background, region: tuple[int, int, int, int], step: int
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """(ink, sheet mask, sample) of a dark-ink image whose digits all lie in ``region`` (x0, y0,
-    x1, y1): the ink inside it, as ``relative_ink`` makes it, and 0 outside; ``sample``, the
-    whole image's ink at every ``step``-th pixel each way (the ink thresholds' statistics,
-    ``components.thresholds``), the same values as ``relative_ink(...)[0][::step, ::step]``."""
-    contrast = contrast_of(grey.shape, background)
+def ink_in_region(grey: np.ndarray, contrast: Contrast, region: tuple[int, int, int, int]) -> np.ndarray:
+    """The ink of a dark-ink image whose Contrast this is and whose digits all lie in ``region``
+    (x0, y0, x1, y1): inside it, as ``relative_ink`` makes it; 0 outside."""
     x0, y0, x1, y1 = region
     ink = np.zeros(grey.shape, np.float32)
     ink[y0:y1, x0:x1] = ink_of(grey, contrast, slice(y0, y1), slice(x0, x1))
-    every = slice(None, None, step)
-    return ink, contrast.page, ink_of(grey, contrast, every, every)
+    return ink
