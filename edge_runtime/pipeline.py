@@ -158,7 +158,7 @@ class DigitReader:
         self.classifier = classifier
         # Every batch size's interpreter is made now (``DigitClassifier.prepare_batches``): a frame
         # whose digit count needed a new one paid ~5 ms for it, up to four times in a run.
-        if prepare_batches and hasattr(classifier, "prepare_batches"):
+        if prepare_batches:
             classifier.prepare_batches()
         # Freed frame buffers stay in the process's heap for the next frame (glibc; process-wide
         # and one-way, see ``keep_freed_memory``). False: the C library's own behaviour.
