@@ -68,19 +68,30 @@ def holes(mask: np.ndarray, min_area: float) -> int:
     a binary uint8 mask has: the loops of 0, 6, 8, 9 and a closed 4. Holes are 4-connected, ink
     8-connected (a diagonal step of ink closes a loop)."""
     background = (mask == 0).view(np.uint8)
+    framed = cv2.copyMakeBorder(background, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)  # outside: one region
+    return _holes_of_framed(framed, min_area)
+
+
+def holes_above(values: np.ndarray, level: float, min_area: float) -> int:
+    """``holes`` of the mask ``values > level`` (float values, no NaN), framed and thresholded in
+    two calls instead of four (a frame of ``level`` is background): ~3 us less a test, and the
+    normaliser's thickening makes one to two of them a digit."""
+    framed = cv2.copyMakeBorder(values, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=level)
+    return _holes_of_framed(np.less_equal(framed, level).view(np.uint8), min_area)
+
+
+def _holes_of_framed(framed: np.ndarray, min_area: float) -> int:
+    """``holes`` for a mask's complement (uint8, 1 where there is no ink) with a frame of 1 around it."""
     if min_area > 1:
-        return _holes_of_background(background, min_area)
+        return _holes_of_background(framed, min_area)
     # Every hole has a pixel: a count of the background's regions, no areas needed (~4 us a
     # digit's mask; the inner outlines of OpenCV's contour hierarchy, the same count, took ~6 us).
-    framed = cv2.copyMakeBorder(background, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)  # outside: one region
     n = cv2.connectedComponentsWithAlgorithm(framed, 4, cv2.CV_32S, cv2.CCL_DEFAULT)[0]
     return n - 2  # less label 0 (the ink) and the outside
 
 
-def _holes_of_background(background: np.ndarray, min_area: float) -> int:
-    """``holes`` for the mask's complement (uint8, 1 where there is no ink), holes of at least
-    ``min_area`` px."""
-    framed = cv2.copyMakeBorder(background, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)  # outside: one region
+def _holes_of_background(framed: np.ndarray, min_area: float) -> int:
+    """``_holes_of_framed`` counting only holes of at least ``min_area`` px."""
     _, labels, stats, _ = cv2.connectedComponentsWithStats(framed, connectivity=4)
     big = stats[:, cv2.CC_STAT_AREA] >= min_area
     # Less label 0 (the ink) and the outside (the region holding the frame's corner).
@@ -103,7 +114,7 @@ def _thicken(
     size = _fitted_size(ink.shape, scale)
 
     def holes_in(fitted: np.ndarray) -> int:
-        return holes((fitted > 0.35 * cv2.minMaxLoc(fitted)[1]).view(np.uint8), options.min_hole_px)
+        return holes_above(fitted, 0.35 * cv2.minMaxLoc(fitted)[1], options.min_hole_px)
 
     fitted = cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
     wanted = holes_in(fitted)

@@ -114,8 +114,10 @@ def test_cli_writes_where_it_is_told(tmp_path):
 def test_hole_count_equals_the_contour_hierarchys_inner_outlines_and_labelled_areas():
     """``holes`` counts the background's 4-connected regions that do not reach the border: the
     same count as the inner outlines of OpenCV's two-level contour hierarchy (a different
-    algorithm: 8-connected ink, its holes 4-connected), and as labelling with areas."""
-    from edge_runtime.preprocess import _holes_of_background
+    algorithm: 8-connected ink, its holes 4-connected), and as labelling with areas; and
+    ``holes_above`` (the normaliser's, on float values) the same as ``holes`` of the thresholded
+    mask, whatever the level's sign."""
+    from edge_runtime.preprocess import _holes_of_background, holes_above
 
     def inner_outlines(mask: np.ndarray) -> int:
         _, hierarchy = cv2.findContours((mask != 0).view(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
@@ -132,6 +134,12 @@ def test_hole_count_equals_the_contour_hierarchys_inner_outlines_and_labelled_ar
                 centre = (int(rng.integers(0, w + 10)), int(rng.integers(0, h + 10)))
                 cv2.circle(mask, centre, int(rng.integers(1, 8)), 1, int(rng.integers(1, 3)))
         n = holes(mask, 1)
-        assert n == inner_outlines(mask) == _holes_of_background((mask == 0).view(np.uint8), 1), mask
+        framed = cv2.copyMakeBorder((mask == 0).view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
+        assert n == inner_outlines(mask) == _holes_of_background(framed, 1), mask
+        level = float(rng.uniform(-1.0, 1.0))
+        values = np.where(mask > 0, level + rng.uniform(1e-3, 1.0, mask.shape), level - rng.uniform(0, 1.0, mask.shape))
+        values = values.astype(np.float32)
+        assert holes_above(values, level, 1) == holes((values > level).view(np.uint8), 1), (values, level)
+        assert holes_above(values, level, 4) == holes((values > level).view(np.uint8), 4)
         counts.add(n)
     assert {0, 1, 2} <= counts  # (masks without holes, with one and with several)
