@@ -89,7 +89,9 @@ def test_a_single_pass_is_each_rounds_first_reads_the_median_over_the_rounds():
     assert [round(r["p95"], 6) for r in out["single_pass_rounds"]] == [8.4, 3.8, 5.9]
     assert out["stage_ms"]["total"]["max"] == 4.0 and "first_read_ms" not in out  # the timed reads as before
     data = {"new": summarise(runs), "old": summarise(runs[:1]), "baseline": {"ref": "v1", "commit": "0" * 40}}
-    assert "| plain (3) | 3.00 / 8.40 / 9.00 | 3.00 / 5.90 / 6.00 | 3.80 - 8.40 |" in render_finder_profile(data)
+    assert "| plain (3) | 3.00 / 8.40 / 9.00 | 3.00 / 5.90 / 6.00 | 3.80 - 8.40 |" in render_finder_profile(
+        data
+    )
     for run in runs:  # workers from before the first reads were kept: no such table
         del run["sets"]["plain"]["first_read_ms"]
     assert "single pass" not in render_finder_profile({"new": summarise(runs)})

@@ -137,7 +137,9 @@ def test_hole_count_equals_the_contour_hierarchys_inner_outlines_and_labelled_ar
         framed = cv2.copyMakeBorder((mask == 0).view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
         assert n == inner_outlines(mask) == _holes_of_background(framed, 1), mask
         level = float(rng.uniform(-1.0, 1.0))
-        values = np.where(mask > 0, level + rng.uniform(1e-3, 1.0, mask.shape), level - rng.uniform(0, 1.0, mask.shape))
+        values = np.where(
+            mask > 0, level + rng.uniform(1e-3, 1.0, mask.shape), level - rng.uniform(0, 1.0, mask.shape)
+        )
         values = values.astype(np.float32)
         assert holes_above(values, level, 1) == holes((values > level).view(np.uint8), 1), (values, level)
         assert holes_above(values, level, 4) == holes((values > level).view(np.uint8), 4)
