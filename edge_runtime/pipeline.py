@@ -204,13 +204,32 @@ class DigitReader:
         closer = known is not None and self._stream_closer
         candidates = find_digit_candidates(to_grey(image), self.segment, dark=known, closer=closer)
         t1 = time.perf_counter()
+        if len(candidates) == 1:  # the polarity was clear: nothing to choose between
+            blobs = candidates[0]
+            x, probs, tn, tc = self._classify(blobs)
+        else:
+            blobs, x, probs, tn, tc = self._choose(candidates)
+        if self.stream_refresh > 0:
+            self._remember_polarity(known, blobs)
+        labels = probs.argmax(axis=1).tolist() if len(probs) else []
+        sure = probs.max(axis=1).tolist() if len(probs) else []
+        digits = [Digit(k, p, b.box) for k, p, b in zip(labels, sure, blobs)]
+        text = "".join(str(d.label) if d.confidence >= self.min_confidence else UNSURE for d in digits)
+        find = (t1 - t0) * 1e3
+        ms = {"find": find, "normalize": tn, "classify": tc, "total": find + tn + tc}
+        return Reading(
+            digits=digits, text=text, timings_ms=ms, inputs=x, dropped=getattr(blobs, "dropped", 0)
+        )
+
+    def _choose(self, candidates: list) -> tuple:
+        """Two candidate lists (the ink's polarity was ambiguous), the likelier one first ->
+        (the blobs read, their inputs, probabilities, normalize ms, classify ms). The wrong
+        polarity finds loop interiors, paper between strokes and show-through: fainter blobs,
+        read with less confidence. So the other replaces the first only when it reads at least
+        about as confidently and its blobs are clearly stronger (mean confidence x ink
+        contrast) or far more numerous."""
         tn = tc = 0.0  # normalize / classify ms
         best = None
-        # One candidate list, or two when the ink's polarity (dark on light or light on dark)
-        # is ambiguous: the likelier one first. The wrong polarity finds loop interiors, paper
-        # between strokes and show-through: fainter blobs, read with less confidence. So the
-        # other replaces the first only when it reads at least about as confidently and its
-        # blobs are clearly stronger (mean confidence x ink contrast) or far more numerous.
         for blobs in candidates:
             peak = np.array([float(b.ink.max()) for b in blobs], np.float32)
             if best is not None and not _clearly_better(_best_case(peak), best[0]):
@@ -224,16 +243,7 @@ class DigitReader:
             if best is None or _clearly_better(score, best[0]):
                 best = (score, blobs, x, probs)
         _, blobs, x, probs = best
-        if self.stream_refresh > 0:
-            self._remember_polarity(known, blobs)
-        labels = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
-        digits = [Digit(int(k), float(p[k]), b.box) for k, p, b in zip(labels, probs, blobs)]
-        text = "".join(str(d.label) if d.confidence >= self.min_confidence else UNSURE for d in digits)
-        find = (t1 - t0) * 1e3
-        ms = {"find": find, "normalize": tn, "classify": tc, "total": find + tn + tc}
-        return Reading(
-            digits=digits, text=text, timings_ms=ms, inputs=x, dropped=getattr(blobs, "dropped", 0)
-        )
+        return blobs, x, probs, tn, tc
 
     def _remember_polarity(self, known: bool | None, blobs) -> None:
         """Stream mode: keep the winning polarity for the next frames (see ``__init__``)."""
