@@ -693,3 +693,46 @@ def test_block_means_equal_opencvs_area_averaging():
                     w,
                     k,
                 )
+
+
+def test_responses_are_numpys_float32_quotients():
+    """``ink.responses`` divides in OpenCV: each response must be numpy's float32 quotient of the
+    same uint8 difference and floor, pixel for pixel (random copies at widths with and without a
+    SIMD tail, and flat, black and white ones)."""
+    from edge_runtime.segment.ink import RESPONSE_FLOOR, _background, _smooth_padded, responses
+
+    rng = np.random.default_rng(4)
+    copies = [rng.integers(0, 256, (h, w), dtype=np.uint8) for h, w in ((120, 160), (160, 213), (31, 7))]
+    copies += [np.full((40, 50), v, np.uint8) for v in (0, 255, 128)]
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9))
+    for small in copies:
+        bg_dark, dark, light = responses(small, k)
+        smooth = _smooth_padded(small, k)
+        bg_light = _background(smooth, k, cv2.MORPH_OPEN)
+        floor = np.float32(RESPONSE_FLOOR)
+        want_dark = (bg_dark.astype(np.float32) - small).clip(0) / np.maximum(
+            bg_dark.astype(np.float32), floor
+        )
+        want_light = (small.astype(np.float32) - bg_light).clip(0) / np.maximum(
+            255 - bg_light.astype(np.float32), floor
+        )
+        assert np.array_equal(bg_dark, _background(smooth, k, cv2.MORPH_CLOSE))
+        assert dark.dtype == light.dtype == np.float32
+        assert np.array_equal(dark, want_dark) and np.array_equal(light, want_light)
+
+
+def test_the_sheet_keeps_every_bright_region_of_half_the_largest_ones_area():
+    """``sheet.sheet_mask`` on a textured dark desk holding a large sheet, one of two thirds its
+    area and a bright patch of an eighth: both sheets are paper (inside their eroded edge), the
+    patch and the desk are not."""
+    from edge_runtime.segment.sheet import sheet_mask
+
+    rng = np.random.default_rng(2)
+    small = np.clip(rng.normal(60, 15, (160, 213)), 0, 255).astype(np.uint8)  # a textured desk
+    small[10:100, 10:100] = 200  # the large sheet, 8100 px
+    small[20:95, 120:192] = 200  # a second sheet, 5400 px
+    small[120:152, 20:52] = 200  # a highlight, 1024 px
+    mask = sheet_mask(cv2.blur(small, (3, 3)), small)
+    assert mask is not None and mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255}
+    assert mask[20:90, 20:90].all() and mask[30:85, 130:182].all()
+    assert not mask[120:152, 20:52].any() and not mask[105:, :].any() and not mask[:, 200:].any()

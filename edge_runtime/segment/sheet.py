@@ -59,7 +59,14 @@ def sheet_mask(bg: np.ndarray, small: np.ndarray) -> np.ndarray | None:
     if n > 2:
         areas = np.bincount(labels.ravel(), minlength=n)[1:]
         keep = np.concatenate([[0], areas >= SECOND_SHEET * areas.max()]).astype(np.uint8) * np.uint8(255)
-        bright = keep[labels]
+        # Up to 256 labels, a uint8 copy and OpenCV's table lookup (~40 us less than numpy's
+        # fancy indexing at 213x160); more, numpy's.
+        if n <= 256:
+            table = np.zeros(256, np.uint8)
+            table[:n] = keep
+            bright = cv2.LUT(labels.astype(np.uint8), table)
+        else:
+            bright = keep[labels]
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (EDGE_MARGIN, EDGE_MARGIN))
     return cv2.erode(bright, k)
 
@@ -69,9 +76,11 @@ def _desk(small: np.ndarray, paper: float) -> np.ndarray:
     (an opening drops thin edges). Writing on the sheet is textured too, but stays bright."""
     # Paper is smooth, a desk is textured: the local relative standard deviation (5x5), with a
     # median over ~6% of the frame so that sparse ink strokes do not count as texture.
+    # (In OpenCV: the same float32 operations as numpy's, each correctly rounded, ~15 us less.)
     f = small.astype(np.float32)
     mean = cv2.blur(f, (5, 5))
-    rel_sd = np.sqrt(np.maximum(cv2.blur(f * f, (5, 5)) - mean * mean, 0.0)) / np.maximum(mean, 1.0)
+    var = cv2.subtract(cv2.blur(cv2.multiply(f, f), (5, 5)), cv2.multiply(mean, mean))
+    rel_sd = cv2.divide(cv2.sqrt(cv2.max(var, 0.0)), cv2.max(mean, 1.0))
     window = odd(TEXTURE_WINDOW * min(small.shape))
     # In per mille, the threshold a whole number: what a uint8 map of it (truncated, clipped at
     # 255) would give, without making one.
