@@ -599,11 +599,12 @@ def single_pass_table(data: dict) -> list[str]:
         return []
     lines = [
         "",
-        "A single pass, as one run over a folder reads it: each frame read once (the warm-up read "
-        "above: the sets are read in the order of the tables, so a set's frames follow the sets "
-        "before it, and the first rendered frame is the process's first); p50 / p95 / max over the "
-        "set in each round, the median of each over the rounds; and this code's p95 in its "
-        "fastest and its slowest round.",
+        "A single pass, as one run over a folder reads it: each frame read once, right after it is "
+        "decoded (the warm-up read above: the sets are read in the order of the tables, so a set's "
+        "frames follow the sets before it; a reader reads its own warm-up pages when it is made, "
+        "since 2026-12-07, and in older code the first rendered frame is the process's first read); "
+        "p50 / p95 / max over the set in each round, the median of each over the rounds; and this "
+        "code's p95 in its fastest and its slowest round.",
         "",
         "| set | " + ("previous p50 / p95 / max | " if old else "") + "p50 / p95 / max | p95 by round |",
         "| --- | " + ("--- | " if old else "") + "--- | --- |",

@@ -112,7 +112,7 @@ class _Display:
         return cv2.waitKey(1) & 0xFF not in (ord("q"), 27)
 
 
-def make_reader(options: RunOptions, stream_refresh: int = 0):
+def make_reader(options: RunOptions, stream_refresh: int = 0, warm_up: bool = True):
     from edge_runtime.classifier import DigitClassifier
     from edge_runtime.manifest import temperature_for
     from edge_runtime.pipeline import DigitReader
@@ -122,7 +122,7 @@ def make_reader(options: RunOptions, stream_refresh: int = 0):
     if source.startswith("this device"):
         print(f"model: {path.name}, {source}", file=sys.stderr)
     classifier = DigitClassifier(path, num_threads=options.threads, temperature=temperature_for(path))
-    reader = DigitReader(classifier, options.min_confidence, stream_refresh=stream_refresh)
+    reader = DigitReader(classifier, options.min_confidence, stream_refresh=stream_refresh, warm_up=warm_up)
     reader.model_info = {"model": path.name, "model_source": source}  # into every --json record
     return reader
 
@@ -133,7 +133,9 @@ def read_images(paths: list[str], options: RunOptions, reader=None, emit=print) 
     from edge_runtime.classifier import ModelError
     from edge_runtime.imageio import ImageError, expand_inputs, load_image
 
-    reader = reader or make_reader(options)
+    # One image file: its read is the run's only one, and warming up first would only add to it.
+    many = len(paths) != 1 or Path(paths[0]).is_dir()
+    reader = reader or make_reader(options, warm_up=many)
     display = _Display(options.show)
     failed = 0
     for path in expand_inputs(paths):

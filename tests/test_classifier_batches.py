@@ -55,5 +55,31 @@ def test_a_reader_can_leave_the_interpreters_to_first_use(model_path):
     from edge_runtime.pipeline import DigitReader
 
     clf = DigitClassifier(model_path)
-    DigitReader(clf, prepare_batches=False)
+    DigitReader(clf, prepare_batches=False, warm_up=False)  # (its warm-up pages would make two)
     assert clf._batched == {}
+
+
+@pytest.mark.parametrize("name", ["lstm_fused_int8", "lstm_fused_float32", None])
+def test_preparing_runs_every_interpreter_once_and_changes_no_output(name, model_path, mnist_test):
+    # prepare_batches runs each interpreter once on a blank input (an interpreter's first call
+    # costs more than the next ones): a stateful graph (the fused LSTM keeps state across calls)
+    # and the free-batch default (None) must give the same outputs after it as a classifier that
+    # was never prepared.
+    from edge_runtime.manifest import read_manifest
+
+    path = model_path
+    if name is not None:
+        try:
+            path = model_path.parent / read_manifest(model_path.parent).entry(name).file
+        except StopIteration:
+            pytest.skip(f"{name} is not in the manifest beside {model_path}")
+    fresh, prepared = DigitClassifier(path), DigitClassifier(path)
+    invoked = []
+    real = prepared.interpreter.invoke
+    prepared.interpreter.invoke = lambda: (invoked.append(1), real())[1]
+    sizes = prepared.prepare_batches()
+    assert invoked == [1]  # the single digit's interpreter ran once
+    assert sizes == ([4, 8, 12, 16] if prepared.free_batch else [])
+    assert prepared.stateful == (name is not None)
+    x = mnist_test[0][:13].astype(np.float32) / 255.0
+    np.testing.assert_array_equal(prepared.logits(x), fresh.logits(x))

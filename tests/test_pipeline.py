@@ -172,10 +172,10 @@ def test_stream_mode_reuses_polarity_and_reads_the_same(classifier, clean_digits
     votes = []
     real = finder.polarity_and_background
     monkeypatch.setattr(finder, "polarity_and_background", lambda *a: votes.append(1) or real(*a))
-    plain = [DigitReader(classifier, min_confidence=0.0).read(f).text for f in frames]
+    plain = [DigitReader(classifier, min_confidence=0.0, warm_up=False).read(f).text for f in frames]
     assert len(votes) == 12
     votes.clear()
-    stream = DigitReader(classifier, min_confidence=0.0, stream_refresh=5)
+    stream = DigitReader(classifier, min_confidence=0.0, stream_refresh=5, warm_up=False)
     assert [stream.read(f).text for f in frames] == plain
     assert len(votes) == 3  # frames 0, 5 and 10 decide the polarity; the others reuse it
     assert sum(edit_distance(t, text) for t in plain) <= 2
@@ -206,10 +206,10 @@ def test_stream_mode_reuses_the_closer_look_and_reads_the_same(
     monkeypatch.setattr(
         finder, "find_at", lambda work, *a, **k: passes.append(work.shape) or real(work, *a, **k)
     )
-    each = [DigitReader(classifier, min_confidence=0.0).read(f).text for f in frames]
+    each = [DigitReader(classifier, min_confidence=0.0, warm_up=False).read(f).text for f in frames]
     assert passes == [(240, 320), (480, 640)] * 8  # every frame: coarse, then the closer look
     passes.clear()
-    stream = DigitReader(classifier, min_confidence=0.0, stream_refresh=4)
+    stream = DigitReader(classifier, min_confidence=0.0, stream_refresh=4, warm_up=False)
     assert [stream.read(f).text for f in frames] == each
     coarse = [(240, 320), (480, 640)]
     assert passes == coarse + [(480, 640)] * 3 + coarse + [(480, 640)] * 3
@@ -221,10 +221,10 @@ def test_stream_mode_reuses_the_closer_look_and_reads_the_same(
         finder, "find_at", lambda work, *a, **k: passes.append(work.shape) or real(work, *a, **k)
     )
     passes.clear()
-    assert [DigitReader(classifier, min_confidence=0.0).read(f).text for f in frames] == each
+    assert [DigitReader(classifier, min_confidence=0.0, warm_up=False).read(f).text for f in frames] == each
     assert passes == [(240, 320)] * 8
     passes.clear()
-    stream = DigitReader(classifier, min_confidence=0.0, stream_refresh=4)
+    stream = DigitReader(classifier, min_confidence=0.0, stream_refresh=4, warm_up=False)
     assert [stream.read(f).text for f in frames] == each
     assert passes == ([(240, 320)] + [(480, 640)] * 3) * 2
 
@@ -248,7 +248,7 @@ import resource, sys
 import numpy as np
 from edge_runtime.classifier import DigitClassifier
 from edge_runtime.pipeline import DigitReader
-reader = DigitReader(DigitClassifier(sys.argv[1]), keep_memory=sys.argv[2] == "1")
+reader = DigitReader(DigitClassifier(sys.argv[1]), keep_memory=sys.argv[2] == "1", warm_up=False)
 frame = np.random.default_rng(0).normal(200, 3, (480, 640)).clip(0, 255).astype(np.uint8)
 for x in range(60, 600, 60):  # ten small strokes: the closer look runs over the whole frame
     frame[220:260, x : x + 4] = 40
@@ -272,7 +272,10 @@ def test_reader_keeps_freed_frame_buffers_for_the_next_frame(model_path):
         return float(done.stdout.split()[-1])
 
     usual, kept = faults(False), faults(True)
-    assert usual > 20, usual  # the usual allocator faults on every frame's maps ...
+    # The usual allocator faults on every frame's maps (8-13 a frame since the classifier's
+    # interpreters run once when the reader is made, glibc's dynamic threshold having risen with
+    # their buffers; 20 and more before) ...
+    assert usual > 5, usual
     assert kept < 0.5 * usual, (kept, usual)  # ... kept buffers much less
 
 
@@ -293,3 +296,69 @@ def test_bgra_and_single_channel_images_read_like_grey(reader, clean_digits):
     assert reader.read(cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)).text == expected
     grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     assert reader.read(grey[..., None]).text == reader.read(grey).text
+
+
+def test_the_warm_up_pages_take_each_of_the_finders_paths_and_read_right(classifier, monkeypatch):
+    """``DigitReader.warm_up`` is there to make every call a frame can make once before the first
+    frame: its pages must reach the first pass alone, the fine ink of small digits standing apart
+    (refine) and the closer look, in both polarities, and be read (normaliser and model run)."""
+    import edge_runtime.segment.finder as finder
+    from edge_runtime.pipeline import DigitReader, warm_up_pages
+
+    reader = DigitReader(classifier, min_confidence=0.0, warm_up=False)
+    taken: list[str] = []
+    for name in ("refined", "closer_look"):
+        real = getattr(finder, name)
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            out = _real(*args, **kwargs)
+            if out is not None:
+                taken.append(_name)
+            return out
+
+        monkeypatch.setattr(finder, name, spy)
+    paths, texts, polarities = [], [], []
+    for page in warm_up_pages():
+        taken.clear()
+        reading = reader.read(page)
+        paths.append(tuple(taken))
+        texts.append(reading.text)
+        polarities.append(finder.find_digit_candidates(page)[0].dark)
+    assert paths[0] == () and paths[1] == ("refined",) and paths[2][-1:] == ("closer_look",)
+    assert texts == ["0123456789", "0123456789", "012345678998765432101357924680"]
+    assert polarities == [True, True, False]
+
+
+def test_warming_up_changes_no_reading_nor_the_streams_memory(classifier, clean_digits):
+    # Two stream readers, one warmed up, read the same frames: the same readings; and warming
+    # up a stream reader in the middle of a run leaves its reused polarity as it was.
+    from edge_runtime.pipeline import DigitReader
+
+    x, y = clean_digits
+    rng = np.random.default_rng(9)
+    frames = [render_sheet(x[i : i + 6], y[i : i + 6], rng)[0] for i in (0, 6, 12)]
+    cold = DigitReader(classifier, min_confidence=0.0, stream_refresh=15, warm_up=False)
+    warm = DigitReader(classifier, min_confidence=0.0, stream_refresh=15)
+    for frame in frames:
+        assert warm.read(frame).as_dict()["digits"] == cold.read(frame).as_dict()["digits"]
+    state = (warm._stream_dark, warm._stream_closer, warm._stream_left)
+    assert state[2] > 0  # the polarity is being reused
+    warm.warm_up()
+    assert (warm._stream_dark, warm._stream_closer, warm._stream_left) == state
+
+
+def test_the_cli_warms_up_for_several_images_but_not_for_one(tmp_path, monkeypatch):
+    import edge_runtime.__main__ as cli
+    from edge_runtime.pipeline import DigitReader
+
+    warmed = []
+    monkeypatch.setattr(DigitReader, "warm_up", lambda self: warmed.append(True))
+    page = tmp_path / "page.png"
+    cv2.imwrite(str(page), np.full((60, 80), 200, np.uint8))
+    options = cli.RunOptions()
+    lines: list[str] = []
+    cli.read_images([str(page)], options, emit=lines.append)
+    assert warmed == [] and len(lines) == 1
+    cli.read_images([str(page), str(page)], options, emit=lines.append)
+    cli.read_images([str(tmp_path)], options, emit=lines.append)
+    assert warmed == [True, True] and len(lines) == 4
