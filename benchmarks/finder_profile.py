@@ -561,68 +561,61 @@ def triple(s: dict) -> str:
 def typical_table(data: dict) -> list[str]:
     """Markdown lines: per set, the total as a typical process saw it (``summarise``), previous
     code beside this code; none for a report made before it was kept."""
-    old = data.get("old")
-    sets = {k: v for k, v in data["new"]["sets"].items() if "typical_ms" in v}
-    if not sets:
-        return []
     rounds = data.get("options", {}).get("rounds", "the")
-    lines = [
-        "",
+    intro = (
         f"The total as a typical process reads it: each frame's median over the {rounds} rounds instead "
         "of its fastest (the same reads; on this shared VM a process runs in a fast or a slow mode, "
-        "so this is noisier and is what one run of the program gets).",
-        "",
-        "| set | " + ("previous total p50 / p95 / max | " if old else "") + "total p50 / p95 / max |",
-        "| --- | " + ("--- | " if old else "") + "--- |",
-    ]
-
-    def cell(entry: dict | None) -> str:
-        if not entry or "typical_ms" not in entry:
-            return "-"
-        return triple(entry["typical_ms"])
-
-    for name, entry in sets.items():
-        prev = old["sets"].get(name) if old else None
-        lines.append(
-            f"| {name} ({entry['frames']}) | " + (f"{cell(prev)} | " if old else "") + f"{cell(entry)} |"
-        )
-    return lines
+        "so this is noisier and is what one run of the program gets)."
+    )
+    return _totals_table(data, "typical_ms", intro, "total p50 / p95 / max")
 
 
 def single_pass_table(data: dict) -> list[str]:
     """Markdown lines: per set, one read of each frame (``single_pass``), previous code beside
     this code, and this code's p95 in its fastest and slowest round; none for a report made
     before it was kept."""
-    old = data.get("old")
-    sets = {k: v for k, v in data["new"]["sets"].items() if "single_pass_ms" in v}
-    if not sets:
-        return []
-    lines = [
-        "",
+    intro = (
         "A single pass, as one run over a folder reads it: each frame read once, right after it is "
         "decoded (the warm-up read above: the sets are read in the order of the tables, so a set's "
         "frames follow the sets before it; a reader reads its own warm-up pages when it is made, "
         "since 2026-12-07, and in older code the first rendered frame is the process's first read); "
         "p50 / p95 / max over the set in each round, the median of each over the rounds; and this "
-        "code's p95 in its fastest and its slowest round.",
+        "code's p95 in its fastest and its slowest round."
+    )
+
+    def by_round(entry: dict) -> str:
+        p95s = [r["p95"] for r in entry["single_pass_rounds"]]
+        return f"{min(p95s):.2f} - {max(p95s):.2f}"
+
+    return _totals_table(data, "single_pass_ms", intro, "p50 / p95 / max", ("p95 by round", by_round))
+
+
+def _totals_table(data: dict, field: str, intro: str, header: str, extra=None) -> list[str]:
+    """Markdown lines: ``intro``, then per set that has ``field`` (p50 / p95 / max ms) the
+    previous code's (when the report has it) and this code's, and an ``extra`` (column name,
+    entry -> text) column for this code; none when no set has it (an older report)."""
+    old = data.get("old")
+    sets = {k: v for k, v in data["new"]["sets"].items() if field in v}
+    if not sets:
+        return []
+    title = (
+        ("previous " + header + " | " if old else "") + header + " |" + (f" {extra[0]} |" if extra else "")
+    )
+    lines = [
         "",
-        "| set | " + ("previous p50 / p95 / max | " if old else "") + "p50 / p95 / max | p95 by round |",
-        "| --- | " + ("--- | " if old else "") + "--- | --- |",
+        intro,
+        "",
+        "| set | " + title,
+        "| --- | " + ("--- | " if old else "") + "--- |" + (" --- |" if extra else ""),
     ]
 
     def cell(entry: dict | None) -> str:
-        if not entry or "single_pass_ms" not in entry:
-            return "-"
-        return triple(entry["single_pass_ms"])
+        return triple(entry[field]) if entry and field in entry else "-"
 
     for name, entry in sets.items():
         prev = old["sets"].get(name) if old else None
-        p95s = [r["p95"] for r in entry["single_pass_rounds"]]
-        lines.append(
-            f"| {name} ({entry['frames']}) | "
-            + (f"{cell(prev)} | " if old else "")
-            + f"{cell(entry)} | {min(p95s):.2f} - {max(p95s):.2f} |"
-        )
+        row = f"| {name} ({entry['frames']}) | " + (f"{cell(prev)} | " if old else "") + f"{cell(entry)} |"
+        lines.append(row + (f" {extra[1](entry)} |" if extra else ""))
     return lines
 
 
