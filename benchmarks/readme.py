@@ -115,22 +115,17 @@ def finder_and_styles_rows(r: dict) -> list[list[str]]:
                 f" (the code at `{profile['baseline']['ref']}`, same run: "
                 f"{ms_triples(bar_totals(profile['old']))})"
             )
-        # A typical process (each frame's median over the rounds), when the report kept it: on a
-        # shared machine the fastest round is the code's cost, not what one run gets.
-        typical = bar_totals(profile["new"], "typical")
+        # A typical process (each frame's median over the rounds) and a single pass (one read of
+        # each frame, as one run over a folder reads them), when the report kept them: on a shared
+        # machine the fastest round is the code's cost, not what one run gets.
         usual = ""
-        if typical:
-            usual = (
-                f"; a typical process (each frame's median over the rounds): {ms_triples(typical)}, "
-                f"target {'met' if bars_met(typical) else 'not met'}"
-            )
-        # One read of each frame, as a single run over a folder of photos reads them.
-        single = bar_totals(profile["new"], "single")
-        if single:
-            usual += (
-                f"; a single pass (each frame read once, the median over the rounds): {ms_triples(single)}, "
-                f"target {'met' if bars_met(single) else 'not met'}"
-            )
+        for measure, what in (
+            ("typical", "a typical process (each frame's median over the rounds)"),
+            ("single", "a single pass (each frame read once, the median over the rounds)"),
+        ):
+            seen = bar_totals(profile["new"], measure)
+            if seen:
+                usual += f"; {what}: {ms_triples(seen)}, target {'met' if bars_met(seen) else 'not met'}"
         rows.append(
             [
                 "finder profile: find + normalise + classify, CPU time, one thread, each frame's fastest of "
