@@ -133,12 +133,13 @@ def read_images(paths: list[str], options: RunOptions, reader=None, emit=print) 
     from edge_runtime.classifier import ModelError
     from edge_runtime.imageio import ImageError, expand_inputs, load_image
 
-    # One image file: its read is the run's only one, and warming up first would only add to it.
-    many = len(paths) != 1 or Path(paths[0]).is_dir()
-    reader = reader or make_reader(options, warm_up=many)
+    # One image (a file, a folder holding one, a glob matching one): its read is the run's only
+    # one, and warming up first would only add to it.
+    paths = expand_inputs(paths)
+    reader = reader or make_reader(options, warm_up=len(paths) > 1)
     display = _Display(options.show)
     failed = 0
-    for path in expand_inputs(paths):
+    for path in paths:
         record: dict = {"source": display_name(path), "frame": None, **reader.model_info}
         try:
             t0 = time.perf_counter()

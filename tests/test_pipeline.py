@@ -359,6 +359,10 @@ def test_the_cli_warms_up_for_several_images_but_not_for_one(tmp_path, monkeypat
     lines: list[str] = []
     cli.read_images([str(page)], options, emit=lines.append)
     assert warmed == [] and len(lines) == 1
+    cli.read_images([str(tmp_path)], options, emit=lines.append)  # a folder of one image
+    assert warmed == [] and len(lines) == 2
     cli.read_images([str(page), str(page)], options, emit=lines.append)
+    cv2.imwrite(str(tmp_path / "other.png"), np.full((60, 80), 200, np.uint8))
     cli.read_images([str(tmp_path)], options, emit=lines.append)
-    assert warmed == [True, True] and len(lines) == 4
+    cli.read_images([str(tmp_path / "*.png")], options, emit=lines.append)  # a glob of two
+    assert warmed == [True, True, True] and len(lines) == 8
