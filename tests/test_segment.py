@@ -207,12 +207,13 @@ def test_ink_in_a_region_is_the_whole_maps_there_and_its_sample_the_whole_maps()
         background = ink.with_page(grey, None, ink.DEFAULT)
         assert (background.page is not None) == sheet
         whole, page = ink.relative_ink(grey, background)
-        x0, y0, x1, y1 = region = (37, 101, 555, 390)
         dark_grey, contrast, sample = ink.contrast_and_sample(grey, ink.DEFAULT, True, 4)
-        part, page_too = ink.ink_in_region(dark_grey, contrast, region), contrast.page
-        assert np.array_equal(part[y0:y1, x0:x1], whole[y0:y1, x0:x1]) and part[y0:y1, x0:x1].any()
-        part[y0:y1, x0:x1] = 0
-        assert not part.any()  # nothing outside it
+        for x0, y0, x1, y1 in ((37, 101, 555, 390), (0, 0, 640, 250), (300, 200, 640, 480)):
+            part = ink.ink_in_region(dark_grey, contrast, (x0, y0, x1, y1))
+            assert np.array_equal(part[y0:y1, x0:x1], whole[y0:y1, x0:x1]) and part[y0:y1, x0:x1].any()
+            part[y0:y1, x0:x1] = 0
+            assert not part.any()  # nothing outside it
+        page_too = contrast.page
         assert np.array_equal(sample, whole[::4, ::4])
         assert (page is None and page_too is None) or np.array_equal(page, page_too)
 
