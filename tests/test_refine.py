@@ -68,7 +68,14 @@ def test_a_stroke_the_coarse_pass_could_not_see_gets_the_closer_look(clean_digit
     blobs = find_digits(frame)
     x, y, w, h = blobs[2].box
     frame[y + 5 : y + h - 5, x + w + 4] = 40  # one px wide, 4 px to the right of the digit
+    from edge_runtime.segment import ink
+
+    made = []  # the full-resolution image's contrast, made once: the closer look takes refine's
+    for module in (finder, ink):
+        real = module.contrast_and_sample
+        monkeypatch.setattr(module, "contrast_and_sample", lambda *a, real=real: made.append(a[0].shape) or real(*a))
     passes, refined, found = passes_and_blobs(frame, monkeypatch, closer=False)
+    assert made == [(480, 640)]
     assert refined == [(True, False)] and [shape for shape, _ in passes] == [(240, 320), (480, 640)]
     assert passes[1][1] is not None  # the closer look searches around the digits, not the whole frame
     _, _, looked = passes_and_blobs(frame, monkeypatch, closer=True)

@@ -19,10 +19,13 @@ from edge_runtime.segment.components import SUBSAMPLE, Component, Labelled, labe
 from edge_runtime.segment.ink import (
     LIGHT_TO_DARK,
     Background,
+    Contrast,
     background_of,
     block_mean,
     contrast_and_sample,
     ink_and_sheet,
+    ink_in_region,
+    ink_of,
     ink_sheet_and_sample,
     likely_dark,
     polarity,
@@ -80,6 +83,9 @@ class PassResult:
     apart: tuple[list[Component], Labelled] | None = None
     """When its digits are small but stand apart (``refine.apart``): they and the labels they
     were found in, for ``refined`` to read at full resolution."""
+    fine: tuple[np.ndarray, Contrast, np.ndarray] | None = None
+    """When ``refined`` gave up after reading the full-resolution image (``contrast_and_sample``:
+    its dark-ink copy, Contrast and threshold sample): the closer look's own, not made twice."""
 
 
 def find_digits(grey: np.ndarray, options: SegmentOptions = DEFAULT) -> BlobList:
@@ -182,7 +188,8 @@ def closer_look(
     region = None
     if coarse is not None and coarse.region is not None:
         region = around(coarse.region, coarse.digit_h, zoom, work.shape)
-    found = find_at(work, fine, options, dark, region=region)
+    prepared = coarse.fine if coarse is not None else None
+    found = find_at(work, fine, options, dark, region=region, prepared=prepared)
     found.blobs.dark, found.blobs.closer = dark, True
     return found
 
@@ -199,8 +206,9 @@ def refined(
     work = rescale(grey, fine)
     if min(work.shape) < TINY_SIDE:
         return None
-    # The closer look's own background and thresholds: the ink is what it would see.
-    work, contrast, sample = contrast_and_sample(work, options, dark, SUBSAMPLE)
+    # The closer look's own background and thresholds: the ink is what it would see (and, should
+    # this give up, the closer look reads it from them: ``PassResult.fine``).
+    work, contrast, sample = found.fine = contrast_and_sample(work, options, dark, SUBSAMPLE)
     levels = thresholds(sample, options, sample)
     if levels is None:
         return None
@@ -300,12 +308,18 @@ def find_at(
     background: Background | None = None,
     closer_below: float = 0.0,
     region: tuple[int, int, int, int] | None = None,
+    prepared: tuple[np.ndarray, Contrast, np.ndarray] | None = None,
 ) -> PassResult:
     """One pass on ``work`` (the input scaled by ``scale``) with the ink's polarity ``dark``.
     ``closer_below``: digits shorter than this (working px) get a closer look, so the pass
     stops at their height and returns no blobs. ``region``: (x0, y0, x1, y1), the only part of
-    ``work`` searched (``around``)."""
-    if region is None:
+    ``work`` searched (``around``). ``prepared``: ``contrast_and_sample(work, ...)``, when made."""
+    if prepared is not None:  # the same ink as below, from the contrast already made
+        dark_work, contrast, sample = prepared
+        ink = ink_of(dark_work, contrast) if region is None else ink_in_region(dark_work, contrast, region)
+        sheet = contrast.page
+        found = label_ink(ink, options, sample)
+    elif region is None:
         ink, sheet = ink_and_sheet(work, options, dark, background)
         found = label_ink(ink, options)
     else:
