@@ -73,7 +73,9 @@ def test_a_stroke_the_coarse_pass_could_not_see_gets_the_closer_look(clean_digit
     made = []  # the full-resolution image's contrast, made once: the closer look takes refine's
     for module in (finder, ink):
         real = module.contrast_and_sample
-        monkeypatch.setattr(module, "contrast_and_sample", lambda *a, real=real: made.append(a[0].shape) or real(*a))
+        monkeypatch.setattr(
+            module, "contrast_and_sample", lambda *a, real=real: made.append(a[0].shape) or real(*a)
+        )
     passes, refined, found = passes_and_blobs(frame, monkeypatch, closer=False)
     assert made == [(480, 640)]
     assert refined == [(True, False)] and [shape for shape, _ in passes] == [(240, 320), (480, 640)]
