@@ -176,7 +176,8 @@ def closer_look(
     coarse: PassResult | None = None,
     zoom: float = 1.0,
 ) -> PassResult:
-    """The search again at full resolution (``fine``), from scratch: a closer look at less than
+    """The search again at full resolution (``fine``), from scratch (but for the contrast
+    ``refined`` made there before giving up: ``PassResult.fine``): a closer look at less than
     that, or with the coarse pass's background (its sheet mask's margins are in small-copy
     pixels), each changed readings of the dev photos (hyp_2.bmp; with the background reused,
     benchmarks.readings_check: photos -19 and negatives -6 digits), so neither is done. (Nor
