@@ -29,11 +29,12 @@ GRID_THICK = 0.012
 GRID_KEEP = 0.5
 """On a grid line, ink halfway from the strong threshold to full is a stroke crossing it: kept."""
 LABELLING = {cv2.CV_16U: cv2.CCL_SPAGHETTI, cv2.CV_32S: cv2.CCL_GRANA}
-"""OpenCV's labelling algorithm for each label type: both label 2x2 blocks and give the same
-labels and stats (all 112 ink boxes of the profile's frames). Grana's (BBDT) took a fifth of
-find_digits with OpenCV 5's default before; Bolelli's Spaghetti is faster still with 16-bit
-labels (19-32 us less a box on average: plain frames 59 against 86 us) but 2.5x slower with
-int32 ones (a 442x640 photo's whole-frame box: 1.9 against 0.7 ms), where Grana's stays."""
+"""OpenCV's labelling algorithm for each label type. Both label 2x2 blocks and give the same
+labels and stats (all 112 ink boxes of the profile's frames) as the whole frame's. Bolelli's
+Spaghetti (OpenCV 5's default) is the faster with 16-bit labels (19-32 us less a box on average
+than Grana's; plain frames 59 against 86 us) but 2.5x slower with int32 ones (a 442x640 photo's
+whole-frame box: 1.9 against 0.7 ms; the default once took 0.55 ms on a 240x320 frame, a fifth
+of find_digits), where Grana's (BBDT) labels."""
 
 
 @dataclass
