@@ -26,7 +26,6 @@ from edge_runtime.segment.ink import (
     ink_and_sheet,
     ink_in_region,
     ink_of,
-    ink_sheet_and_sample,
     likely_dark,
     polarity,
     polarity_and_background,
@@ -315,16 +314,13 @@ def find_at(
     ``closer_below``: digits shorter than this (working px) get a closer look, so the pass
     stops at their height and returns no blobs. ``region``: (x0, y0, x1, y1), the only part of
     ``work`` searched (``around``). ``prepared``: ``contrast_and_sample(work, ...)``, when made."""
-    if prepared is not None:  # the same ink as below, from the contrast already made
-        dark_work, contrast, sample = prepared
-        ink = ink_of(dark_work, contrast) if region is None else ink_in_region(dark_work, contrast, region)
-        sheet = contrast.page
-        found = label_ink(ink, options, sample)
-    elif region is None:
+    if region is None and prepared is None:
         ink, sheet = ink_and_sheet(work, options, dark, background)
         found = label_ink(ink, options)
-    else:
-        ink, sheet, sample = ink_sheet_and_sample(work, options, dark, region, SUBSAMPLE)
+    else:  # the closer look: its contrast and sample (made here, or by ``refined``), its region's ink
+        dark_work, contrast, sample = prepared or contrast_and_sample(work, options, dark, SUBSAMPLE)
+        ink = ink_of(dark_work, contrast) if region is None else ink_in_region(dark_work, contrast, region)
+        sheet = contrast.page
         found = label_ink(ink, options, sample)
     labels = found.labels
     h, w = ink.shape

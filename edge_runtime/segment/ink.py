@@ -338,15 +338,6 @@ def contrast_and_sample(
     return grey, contrast, ink_of(grey, contrast, every, every)
 
 
-def ink_sheet_and_sample(
-    grey: np.ndarray, options: SegmentOptions, dark: bool, region: tuple[int, int, int, int], step: int
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """``ink_and_sheet`` for an image (not a tiny one) whose digits all lie in ``region``: (ink
-    inside it and 0 outside, ``ink_in_region``; sheet mask; sample, ``contrast_and_sample``)."""
-    grey, contrast, sample = contrast_and_sample(grey, options, dark, step)
-    return ink_in_region(grey, contrast, region), contrast.page, sample
-
-
 def relative_ink(grey: np.ndarray, background: Background) -> tuple[np.ndarray, np.ndarray | None]:
     """(ink, sheet mask) of a dark-ink image from its Background (see ``ink_and_sheet``)."""
     contrast = contrast_of(grey.shape, background)
