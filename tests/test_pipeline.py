@@ -265,18 +265,21 @@ print((resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before) / 5)
 )
 def test_reader_keeps_freed_frame_buffers_for_the_next_frame(model_path):
     # Each frame's maps are freed and allocated again: kept in the heap, the next frame's first
-    # touches are no page faults. A fresh child process each, so that the allocator starts as usual.
+    # touches are no page faults. A fresh child process each. glibc's default threshold is dynamic:
+    # it rises with whatever large block was freed before (the interpreters' buffers when the reader
+    # is made), so the default alone faulted 20+, 8-13 or 2.8 times a frame from one machine and
+    # build to another. Both children start from glibc's initial threshold (128 KiB) held fixed, the
+    # allocator as documented; only the reader's setting differs.
+    env = {**os.environ, "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=131072"}
+
     def faults(keep: bool) -> float:
         cmd = [sys.executable, "-c", KEEP_MEMORY_CHILD, str(model_path), "1" if keep else "0"]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
         return float(done.stdout.split()[-1])
 
     usual, kept = faults(False), faults(True)
-    # The usual allocator faults on every frame's maps (8-13 a frame since the classifier's
-    # interpreters run once when the reader is made, glibc's dynamic threshold having risen with
-    # their buffers; 20 and more before) ...
-    assert usual > 5, usual
-    assert kept < 0.5 * usual, (kept, usual)  # ... kept buffers much less
+    assert usual > 50, usual  # the frame's maps come from fresh pages every frame ...
+    assert kept < 0.05 * usual, (kept, usual)  # ... kept buffers are reused
 
 
 @pytest.mark.parametrize("shape", [(50, 60, 2), (50, 60, 5), (3, 50, 60, 3)])
