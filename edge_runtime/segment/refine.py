@@ -90,9 +90,9 @@ def refine(
     ``labels`` in coarse px) read from ``fine``, the dark-ink image ``zoom`` times larger whose
     Contrast this is, with the (weak, strong) ink ``levels`` of the whole fine image; ``scale``:
     the fine image's scale to the input's. Each digit is the fine weak ink on its coarse ink
-    (grown by ``GROW``). None when strong fine ink within ``near`` fine px of the digits lies on none of them (a stroke
-    too faint to be seen at the coarse scale) or a digit has no fine ink: the closer look
-    decides then."""
+    (grown by ``GROW``). None when strong fine ink within ``near`` fine px of the digits lies on
+    none of them (a stroke too faint to be seen at the coarse scale) or a digit has no fine ink:
+    the closer look decides then."""
     H, W = fine.shape
     h, w = labels.shape
     weak, strong = levels
