@@ -18,7 +18,7 @@ PY := $(VENV)/bin/python
 ARGS ?=
 PHOTOS ?= $(DIGITS_PHOTOS_DIR)
 
-.PHONY: setup setup-edge setup-browser setup-pi-check train train-all export test lint bench bench-edge eval serve pi-check clean
+.PHONY: setup setup-edge setup-browser setup-pi-check setup-valgrind train train-all export test lint bench bench-edge eval serve pi-check clean
 
 setup: $(VENV)/.installed-dev
 setup-edge: $(VENV)/.installed-edge
@@ -71,6 +71,15 @@ setup-browser:
 		echo "chromium and chromedriver are installed"; \
 	else \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+# valgrind's callgrind counts the instructions of a frame's read (benchmarks/instructions.py and
+# its test). Idempotent: does nothing when it is installed.
+setup-valgrind:
+	@if command -v valgrind >/dev/null; then \
+		echo "valgrind is installed"; \
+	else \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; \
 	fi
 
 bench: setup

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import finder_profile, readings_check, serve_bench, styles_bench
+from benchmarks import finder_profile, instructions, readings_check, serve_bench, styles_bench
 from benchmarks.arm64 import compare as arm64_compare
 from benchmarks.markdown import fmt_pct, fmt_us, fmt_x, table
 from benchmarks.options import BenchOptions
@@ -65,6 +65,7 @@ def measure_arm64(context: BenchContext) -> dict:
 
 EXTRA_SECTIONS: dict[str, Section] = {
     "finder_profile": Section(finder_profile.render_finder_profile, finder_profile.measure_finder_profile),
+    "instructions": Section(instructions.render_instructions, instructions.measure_instructions),
     "readings_check": Section(readings_check.render_readings_check, readings_check.measure_readings_check),
     "styles": Section(styles_bench.render_styles, styles_bench.measure_styles),
     "serve": Section(serve_bench.render_serve, serve_bench.measure_serve),
