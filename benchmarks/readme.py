@@ -138,6 +138,8 @@ def finder_and_styles_rows(r: dict) -> list[list[str]]:
                 + usual,
             ]
         )
+    if "instructions" in r:
+        rows.append(instructions_row(r["instructions"]))
     if "styles" in r:
         styles = [x for x in r["styles"]["sets"] if "per_class" in x and x["set"] != "mnist_test"]
         if styles:
@@ -157,6 +159,26 @@ def finder_and_styles_rows(r: dict) -> list[list[str]]:
                 ]
             )
     return rows
+
+
+def instructions_row(data: dict) -> list[str]:
+    """The instruction counts' row: each bar set's median count a read, beside the baseline's."""
+    new, old = data["new"]["sets"], (data.get("old") or {}).get("sets", {})
+    parts = []
+    for name in BAR_SETS:
+        if name not in new:
+            continue
+        mine = new[name]["millions"]["p50"]
+        part = f"{name} {mine:.1f} M"
+        if name in old:
+            prev = old[name]["millions"]["p50"]
+            part += f" (`{data['baseline']['ref']}`: {prev:.1f} M, {prev / mine:.1f}x as many)"
+        parts.append(part)
+    return [
+        "instructions per frame read (valgrind's callgrind; the same count in every run, whatever "
+        "the machine's speed; median over a set's frames)",
+        ", ".join(parts),
+    ]
 
 
 def results(a: Artefacts) -> str:

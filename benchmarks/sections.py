@@ -410,13 +410,22 @@ def render_plots(report: dict) -> str:
     return "\n".join(lines)
 
 
+def cpu_details(cpu_id: dict | None) -> str:
+    """ ", family 25, model 1, stepping 1; avx2 fma" from ``sysinfo.cpu_id`` ("" for older reports)."""
+    if not cpu_id:
+        return ""
+    ids = ", ".join(f"{k} {v}" for k, v in cpu_id.items() if k != "vector")
+    vector = " ".join(cpu_id.get("vector", [])) or "no listed vector extensions"
+    return (f", {ids}" if ids else "") + f"; {vector}"
+
+
 def render_machine(report: dict) -> str:
     m, o, t = report["machine"], report["options"], report["all_cores_threads"]
     settings = {k: v for k, v in o.items() if k not in ("data_sha256", "onnx_export")}
     lines = [
         "## Machine and settings",
         "",
-        f"- CPU: {m['cpu']} ({m['arch']}), {m['cores']['logical']} logical cores "
+        f"- CPU: {m['cpu']} ({m['arch']}{cpu_details(m.get('cpu_id'))}), {m['cores']['logical']} logical cores "
         f"({m['cores']['usable']} usable); all-cores columns use {t} threads",
         f"- OS: {m['os']}; Python {m['python']}",
         "- Libraries: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if k != "python"),

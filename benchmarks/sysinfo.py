@@ -32,21 +32,50 @@ PACKAGES = (
 )
 
 
-def cpu_model() -> str:
-    """The CPU's marketing name from /proc/cpuinfo (Linux; a Pi reports 'Model' or 'Hardware')."""
-    try:
-        text = open("/proc/cpuinfo", encoding="utf-8", errors="replace").read()
-    except OSError:
-        return platform.processor() or platform.machine()
+def _cpuinfo(text: str | None = None) -> dict[str, str] | None:
+    """/proc/cpuinfo's first value of each field, keys lower-cased (None where it cannot be read)."""
+    if text is None:
+        try:
+            text = open("/proc/cpuinfo", encoding="utf-8", errors="replace").read()
+        except OSError:
+            return None
     fields: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, value = line.partition(":")
         if sep:
             fields.setdefault(key.strip().lower(), value.strip())
+    return fields
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo (Linux; a Pi reports 'Model' or 'Hardware')."""
+    fields = _cpuinfo()
+    if fields is None:
+        return platform.processor() or platform.machine()
     for key in ("model name", "model", "hardware", "cpu model", "processor"):
         if fields.get(key) and not fields[key].isdigit():
             return fields[key]
     return platform.processor() or platform.machine()
+
+
+VECTOR_FLAGS = ("avx512f", "avx512_vnni", "avx_vnni", "avx2", "fma", "asimd", "asimddp", "sve")
+"""/proc/cpuinfo flags that decide which kernels XNNPACK and OpenCV pick (x86 and arm64)."""
+
+
+def cpu_id(text: str | None = None) -> dict:
+    """Which CPU this is beyond its name: x86 family / model / stepping or an arm64 core's
+    implementer and part number, and its vector extensions (``VECTOR_FLAGS``). ``text``: a
+    /proc/cpuinfo to read instead of this machine's. Two reports both saying "AMD EPYC" timed
+    the default model's digit at 32 and at 78 us a day apart; these fields say whether such
+    runs had the same CPU."""
+    fields = _cpuinfo(text)
+    if fields is None:
+        return {}
+    keys = ("cpu family", "model", "stepping", "cpu implementer", "cpu part")
+    out: dict = {k: fields[k] for k in keys if k in fields}
+    flags = set((fields.get("flags") or fields.get("features") or "").split())
+    out["vector"] = [f for f in VECTOR_FLAGS if f in flags]
+    return out
 
 
 def cores() -> dict:
@@ -77,6 +106,7 @@ def machine() -> dict:
     """Everything the report states about where and when it ran."""
     return {
         "cpu": cpu_model(),
+        "cpu_id": cpu_id(),
         "cores": cores(),
         "arch": platform.machine(),
         "os": platform.platform(),
