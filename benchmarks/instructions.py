@@ -4,8 +4,9 @@ by this code and by an earlier commit, with the machine's speed left out of the 
 Why: on the shared VM the finder profile runs on, the same code reads the same frames up to 30%
 faster or slower from one process to the next, and from one day to the next by more
 (``benchmarks.finder_profile``). The number of instructions a read executes does not move with
-the machine: the same code on the same frame gives the same count within a fraction of a per
-cent. It is not a time (a cache miss costs hundreds of cycles and counts as one instruction, a
+the machine: a repeated run gives the same count for every frame, bit for bit; a run over other
+frames before it (another ``--frames``) moves a frame's count by less than 0.1% (measured: at
+most 0.07% over 70 frames; the heap's state differs). It is not a time (a cache miss costs hundreds of cycles and counts as one instruction, a
 page fault and the kernel's work count as nothing), but the ratio of two codes' counts on the
 same frames is a measure of how much work each does that no other process can disturb.
 
@@ -228,8 +229,10 @@ def render_instructions(data: dict) -> str:
         f"{data['valgrind']}'s callgrind: millions of instructions the process executed in one "
         "read (find + normalize + classify, one thread; user space: page faults, the kernel and "
         "cache misses add time but no instructions), p50 / p95 / max over the frames of a set. "
-        "The same code on the same frame gives the same count whatever the machine is doing, so "
-        "these figures compare two codes where the milliseconds above move with the machine. "
+        "The same code on the same frames gives the same counts whatever the machine is doing "
+        "(bit for bit when the run is repeated; within 0.1% when other frames are read before "
+        "one), so these figures compare two codes where the milliseconds above move with the "
+        "machine. "
         "(Valgrind's virtual CPU has AVX2 but not AVX-512: LiteRT's and OpenCV's AVX2 kernels.)",
         "",
     ]

@@ -175,8 +175,8 @@ def instructions_row(data: dict) -> list[str]:
             part += f" (`{data['baseline']['ref']}`: {prev:.1f} M, {prev / mine:.1f}x as many)"
         parts.append(part)
     return [
-        "instructions per frame read (valgrind's callgrind; the same count in every run, whatever "
-        "the machine's speed; median over a set's frames)",
+        "instructions per frame read (valgrind's callgrind; the same counts when the run is "
+        "repeated, whatever the machine's speed; median over a set's frames)",
         ", ".join(parts),
     ]
 
