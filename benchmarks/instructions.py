@@ -6,9 +6,10 @@ faster or slower from one process to the next, and from one day to the next by m
 (``benchmarks.finder_profile``). The number of instructions a read executes does not move with
 the machine: a repeated run gives the same count for every frame, bit for bit; a run over other
 frames before it (another ``--frames``) moves a frame's count by less than 0.1% (measured: at
-most 0.07% over 70 frames; the heap's state differs). It is not a time (a cache miss costs hundreds of cycles and counts as one instruction, a
-page fault and the kernel's work count as nothing), but the ratio of two codes' counts on the
-same frames is a measure of how much work each does that no other process can disturb.
+most 0.07% over 70 frames; the heap's state differs). It is not a time (a cache miss costs
+hundreds of cycles and counts as one instruction, a page fault and the kernel's work count as
+nothing), but the ratio of two codes' counts on the same frames is a measure of how much work
+each does that no other process can disturb.
 
 How: a worker reads every frame of the profile's sets once (the warm-up, as the profile's
 own), then each again between two calls of ``MARKER``, a C library function nothing in a read
@@ -33,15 +34,6 @@ import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-
-from benchmarks.finder_profile import (
-    SETS,
-    ProfileOptions,
-    _default_model,
-    _percentiles,
-    baseline_worktree,
-    write_sets,
-)
 
 MARKER = "getpgrp"
 """The C library function whose calls (``os.getpgrp``) separate the counted reads. Nothing in a
@@ -175,6 +167,16 @@ def dump_totals(base: Path) -> list[int]:
 def run_counts(options: CountOptions) -> dict:
     """-> {"options", "model", "valgrind", "new": counts, "old": counts (with a baseline),
     "baseline": {"ref", "commit"}}; each counts as ``count_code`` gives them."""
+    # (Imported here: the worker runs this file with the measured code's folder first on the
+    # path, whose ``benchmarks`` may be older than this one and lack these.)
+    from benchmarks.finder_profile import (
+        ProfileOptions,
+        _default_model,
+        _percentiles,
+        baseline_worktree,
+        write_sets,
+    )
+
     root = Path(__file__).resolve().parent.parent
     model = Path(options.model).resolve() if options.model else _default_model()
     version = subprocess.run([valgrind(), "--version"], capture_output=True, text=True).stdout.strip()
@@ -219,6 +221,8 @@ def measure_instructions(context) -> dict:
 
 def render_instructions(data: dict) -> str:
     """The report's Markdown for ``run_counts``' dict."""
+    from benchmarks.finder_profile import SETS
+
     old = data.get("old")
     base = data.get("baseline")
     label = f"`{base['ref']}`" if base else ""
